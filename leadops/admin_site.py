@@ -1,0 +1,42 @@
+"""The LeadOps admin site: the product for RevOps and sales managers.
+
+Process pages (the dashboard now; market access, backtests and the exception queue later) are
+added here through `get_urls()` + `admin_view()`, so they share the admin's login and permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+
+
+class LeadOpsAdminSite(admin.AdminSite):
+    site_header = "LeadOps"
+    site_title = "LeadOps"
+    index_title = "Lead operations"
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        extra: list[URLResolver | URLPattern] = [
+            path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
+        ]
+        return extra + super().get_urls()
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        """The RevOps dashboard. Each section states what fills it, so an empty page explains
+        itself instead of looking broken."""
+        context: dict[str, Any] = {
+            **self.each_context(request),
+            "title": "Dashboard",
+            "sections": [
+                ("Intake", "Leads received, merged, quarantined and rejected per source."),
+                ("Routing", "Assignments per team and unroutable leads per market."),
+                ("SLAs", "Timers due, warned and breached in business time."),
+                ("Exception queue", "Open and overdue items per kind and market."),
+                ("CRM sync", "Outbox backlog, failures and conflicts per provider."),
+            ],
+        }
+        return TemplateResponse(request, "admin/dashboard.html", context)

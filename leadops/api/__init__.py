@@ -1,0 +1,1 @@
+"""API plumbing: error format, health endpoint, schema and docs, and the /api/v1/ routes."""

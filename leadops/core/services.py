@@ -1,0 +1,54 @@
+"""Core services. Every state change takes an explicit actor and runs in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from leadops.core.actors import Actor
+
+HEARTBEAT_CACHE_KEY = "leadops:worker-heartbeat"
+
+
+def heartbeat_record() -> datetime:
+    """Remember when a worker last ran the beat heartbeat (read by /healthz)."""
+    now = timezone.now()
+    cache.set(HEARTBEAT_CACHE_KEY, now.isoformat(), timeout=None)
+    return now
+
+
+@transaction.atomic
+def user_ensure(
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    is_staff: bool = True,
+    is_superuser: bool = False,
+) -> AbstractUser:
+    """Create the user or bring an existing one back to exactly these attributes.
+
+    Idempotent, so `seed_demo` can run on every `make run`; the password is reset each time so the
+    printed demo logins always work.
+    """
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(username=username)
+    assert isinstance(user, AbstractUser)
+    user.email = email
+    user.first_name = first_name
+    user.last_name = last_name
+    user.is_staff = is_staff or is_superuser
+    user.is_superuser = is_superuser
+    user.is_active = True
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
