@@ -18,6 +18,8 @@ class LeadOpsAdminSite(admin.AdminSite):
     site_header = "LeadOps"
     site_title = "LeadOps"
     index_title = "Lead operations"
+    # No public site sits behind the admin, so no "View site" link.
+    site_url = None
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         extra: list[URLResolver | URLPattern] = [

@@ -5,12 +5,11 @@ The beat schedule lives in this one place; later issues add the SLA sweep, sync 
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadops.settings.base")
-
+# DJANGO_SETTINGS_MODULE is not defaulted here: this module is imported with the `leadops`
+# package, and a default set here would override the test settings. `celery -A leadops` needs
+# DJANGO_SETTINGS_MODULE=leadops.settings.base in its environment (`make run` sets it).
 app = Celery("leadops", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -93,16 +93,39 @@ def main() -> int:
     # Children get their own sessions so one Ctrl-C reaches only this process, which then stops
     # them in order instead of racing them.
     commands = {
-        "web": ["gunicorn", "leadops.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-                "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "10"],
-        "worker": ["celery", "-A", "leadops", "worker", "--concurrency", "1",
-                   "--loglevel", "INFO", "--hostname", "worker@%h"],
+        "web": [
+            "gunicorn",
+            "leadops.wsgi",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+        ],
+        "worker": [
+            "celery",
+            "-A",
+            "leadops",
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "worker@%h",
+        ],
         "beat": ["celery", "-A", "leadops", "beat", "--loglevel", "INFO"],
     }
     bin_dir = os.path.dirname(sys.executable)
     children = {
-        name: subprocess.Popen([os.path.join(bin_dir, argv[0]), *argv[1:]], env=env,
-                               start_new_session=True)
+        name: subprocess.Popen(
+            [os.path.join(bin_dir, argv[0]), *argv[1:]], env=env, start_new_session=True
+        )
         for name, argv in commands.items()
     }
 

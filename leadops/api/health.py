@@ -27,6 +27,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "worker_last_heartbeat": worker_heartbeat() if database.ok else None,
     }
     if not healthy:
-        down = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
+        down = [
+            name for name, check in (("database", database), ("broker", broker)) if not check.ok
+        ]
         body["reason"] = f"{' and '.join(down)} unreachable"
     return JsonResponse(body, status=200 if healthy else 503)

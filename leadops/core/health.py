@@ -38,7 +38,7 @@ def broker_check(url: str | None = None) -> CheckResult:
     try:
         with Connection(broker_url, connect_timeout=timeout) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - any transport failure means "down", with its reason
+    except Exception as exc:
         return CheckResult(ok=False, detail=f"{type(exc).__name__}: {exc}".strip())
     return CheckResult(ok=True, detail=f"reachable ({Connection(broker_url).transport_cls})")
 

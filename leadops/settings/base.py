@@ -131,11 +131,16 @@ STORAGES = {
 # names one, otherwise a table in the database, which every process of `make run` shares too.
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": CACHE_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "leadops_cache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "leadops_cache",
+        }
+    }
 
 # Celery: CELERY_BROKER_URL names the broker; without it, the embedded database transport.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or embedded.broker_url()

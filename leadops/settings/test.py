@@ -10,6 +10,6 @@ import os
 
 os.environ.setdefault("LEADOPS_LOCAL_SECRETS", "true")
 
-from leadops.settings.base import *  # noqa: E402,F403
+from leadops.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,6 +10,7 @@ from leadops.core.actors import SystemActor
 from leadops.core.services import user_ensure
 from leadops.demo import DEMO_PASSWORD, DEMO_USERS, demo_logins_text
 
+
 class Command(BaseCommand):
     help = (
         "Create or refresh the demo users (password: leadops-demo) and demo data. Idempotent: "

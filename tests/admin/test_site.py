@@ -1,0 +1,48 @@
+import pytest
+
+from tests.factories import TEST_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_is_branded_leadops(client):
+    response = client.get("/admin/login/")
+
+    assert response.status_code == 200
+    assert "<title>Log in | LeadOps</title>" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("user_kind", "expected_status"),
+    [("anonymous", 302), ("not_staff", 302), ("staff", 200), ("superuser", 200)],
+)
+def test_dashboard_permission_matrix(client, user_kind, expected_status):
+    # given
+    if user_kind != "anonymous":
+        user = UserFactory(is_staff=user_kind != "not_staff", is_superuser=user_kind == "superuser")
+        assert client.login(username=user.username, password=TEST_PASSWORD)
+
+    # when
+    response = client.get("/admin/dashboard/")
+
+    # then
+    assert response.status_code == expected_status
+    if expected_status == 302:
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_explains_each_section_it_will_show(client, staff_user):
+    client.force_login(staff_user)
+
+    html = client.get("/admin/dashboard/").content.decode()
+
+    for section in ("Intake", "Routing", "SLAs", "Exception queue", "CRM sync"):
+        assert f'<th scope="row">{section}</th>' in html
+    assert "No data yet" in html
+
+
+def test_root_redirects_to_admin(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"

@@ -1,0 +1,45 @@
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.factories import TEST_PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_staff_member_logs_in_and_opens_the_dashboard(page):
+    # given a staff member
+    user = UserFactory(username="rita", is_staff=True)
+
+    # when they log in through the form and follow the Dashboard link
+    page.goto("/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click("input[type=submit]")
+    page.click("a.leadops-nav")
+
+    # then the dashboard explains what it will show
+    assert page.title() == "Dashboard | LeadOps"
+    assert page.locator("#site-name").inner_text() == "LeadOps"
+    assert page.locator("th[scope=row]").all_inner_texts() == [
+        "Intake",
+        "Routing",
+        "SLAs",
+        "Exception queue",
+        "CRM sync",
+    ]
+    assert screenshot(page, "admin-dashboard").stat().st_size > 0
+
+
+def test_wrong_password_keeps_the_person_on_the_login_page_with_a_message(page):
+    UserFactory(username="rita", is_staff=True)
+
+    page.goto("/admin/login/")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", "wrong")
+    page.click("input[type=submit]")
+
+    assert "/admin/login/" in page.url
+    assert (
+        "Please enter the correct username and password" in page.locator(".errornote").inner_text()
+    )
+    screenshot(page, "admin-login-error")
