@@ -12,6 +12,7 @@ This module imports no Django: settings import it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -43,12 +44,40 @@ def _server() -> Any:
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
-    server = pgserver.get_server(var_dir() / "pg", cleanup_mode="stop")
+    pgdata = var_dir() / "pg"
+    _forget_dead_handles(pgdata, pgserver.postgres_server.PostgresServer._lock)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     for name in (APP_DATABASE, BROKER_DATABASE):
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
         if "(1 row)" not in exists:
             server.psql(f'CREATE DATABASE "{name}";')
     return server
+
+
+def _forget_dead_handles(pgdata: Path, lock: Any) -> None:
+    """Drop handles of processes that died without releasing them (SIGKILL, a crash).
+
+    pgserver stops the server when the last handle goes, and counts handles by pid in a file; a
+    dead pid left there would keep the server running forever after `make run` or `make test`.
+    """
+    handles = pgdata / ".handle_pids.json"
+    with lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if _pid_alive(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _socket_dir() -> str:
