@@ -6,12 +6,17 @@ added here through `get_urls()` + `admin_view()`, so they share the admin's logi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
+
+from leadops.core.access import market_context
+from leadops.markets.selectors import NO_ACCESS, market_access_for
 
 
 class LeadOpsAdminSite(admin.AdminSite):
@@ -20,6 +25,26 @@ class LeadOpsAdminSite(admin.AdminSite):
     index_title = "Lead operations"
     # No public site sits behind the admin, so no "View site" link.
     site_url = None
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
+        """Every admin page runs in one transaction scoped to the staff member's markets.
+
+        `request.market_access` carries the resolved scope for querysets and forms, so the ORM
+        filter and RLS both apply. A lazy TemplateResponse is rendered inside the transaction,
+        because its template may still query.
+        """
+
+        @wraps(view)
+        def scoped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            access = market_access_for(request.user) if request.user.is_active else NO_ACCESS
+            request.market_access = access  # type: ignore[attr-defined]
+            with market_context(market_ids=access.market_ids, see_global=access.see_global):
+                response = view(request, *args, **kwargs)
+                if isinstance(response, TemplateResponse):
+                    response.render()
+                return response
+
+        return super().admin_view(scoped, cacheable)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         extra: list[URLResolver | URLPattern] = [

@@ -1,4 +1,5 @@
-"""The Celery application. Tasks subclass Django's task class so `delay_on_commit` is there.
+"""The Celery application. Every task runs with an access context (leadops.core.tasks) and has
+`delay_on_commit` (Django's task class).
 
 The beat schedule lives in this one place; later issues add the SLA sweep, sync and checkpoints.
 """
@@ -10,7 +11,7 @@ from celery import Celery
 # DJANGO_SETTINGS_MODULE is not defaulted here: this module is imported with the `leadops`
 # package, and a default set here would override the test settings. `celery -A leadops` needs
 # DJANGO_SETTINGS_MODULE=leadops.settings.base in its environment (`make run` sets it).
-app = Celery("leadops", task_cls="celery.contrib.django.task:DjangoTask")
+app = Celery("leadops", task_cls="leadops.core.tasks:ContextTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

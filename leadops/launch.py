@@ -82,6 +82,7 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     env = _environment()
     try:
+        _manage(env, "db_bootstrap")
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "createcachetable")
         _manage(env, "collectstatic", "--noinput", "-v", "0")

@@ -1,11 +1,15 @@
-"""Routes under /api/. Each app adds its own `api/urls.py` under v1/ as it grows."""
+"""Routes under /api/."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from leadops.api.markets import MarketListApi, MarketNoteListApi
 
 app_name = "api"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/markets", MarketListApi.as_view(), name="market-list"),
+    path("v1/market-notes", MarketNoteListApi.as_view(), name="market-note-list"),
 ]

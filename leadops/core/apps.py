@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
@@ -7,3 +8,8 @@ class CoreConfig(AppConfig):
     name = "leadops.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from leadops.core.ensure import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, dispatch_uid="leadops.core.ensure")

@@ -1,8 +1,32 @@
-"""Core tasks. Tasks are thin: they take plain values and call one service."""
+"""Core tasks and the base class every LeadOps task uses. Tasks are thin: they take plain
+values and call one service."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+
+from leadops.core.access import market_context, system_context
+
+
+class ContextTask(DjangoTask):  # type: ignore[misc]
+    """Runs the task body in a transaction with an access context, cleared when it ends.
+
+    A task called with `market_ids=[...]` sees exactly those markets (work on behalf of a
+    person); otherwise it runs in `system_context("task:<name>")`. Because the context lives
+    only as long as the task's transaction, the next task on the same worker connection starts
+    with none (research/technical.md §2.2: thread-local tenants leaking between tasks).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        market_ids = kwargs.pop("market_ids", None)
+        if market_ids is not None:
+            with market_context(market_ids=market_ids):
+                return super().__call__(*args, **kwargs)
+        with system_context(f"task:{self.name}"):
+            return super().__call__(*args, **kwargs)
 
 
 @shared_task(name="leadops.core.tasks.heartbeat")

@@ -7,3 +7,9 @@ class MarketsConfig(AppConfig):
     name = "leadops.markets"
     label = "markets"
     verbose_name = "Markets"
+
+    def ready(self) -> None:
+        from leadops.core.ensure import ensure_register
+        from leadops.markets.services import markets_ensure
+
+        ensure_register("markets", markets_ensure)

@@ -5,10 +5,21 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from leadops import embedded
-from leadops.settings.env import database_from_url, env_bool, env_int, env_list, env_str
+from leadops.settings.env import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    url_with_user,
+)
+
+# Lets `admin.ModelAdmin[Market]` and friends be subscripted at runtime, as mypy wants them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = embedded.var_dir()
@@ -95,11 +106,25 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL is an admin connection; without it, the embedded server under var/.
+# Database. DATABASE_URL is an admin connection (without it, the embedded server under var/):
+# `db_bootstrap` uses it to create the roles, and the `owner` alias uses it as leadops_owner for
+# migrations. Everything else runs on `default` as leadops_app, which RLS really applies to.
 DATABASE_URL = env_str("DATABASE_URL") or embedded.database_url()
-DATABASES = {"default": database_from_url(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_APP_PASSWORD = env_str("DATABASE_APP_PASSWORD")
+DATABASE_RUNTIME_URL = env_str("DATABASE_RUNTIME_URL") or url_with_user(
+    DATABASE_URL, user="leadops_app", password=DATABASE_APP_PASSWORD
+)
+DATABASES = {
+    "default": database_from_url(DATABASE_RUNTIME_URL),
+    "owner": database_from_url(DATABASE_URL),
+}
+DATABASES["owner"]["OPTIONS"] = {  # type: ignore[index]
+    **DATABASES["owner"]["OPTIONS"],  # type: ignore[dict-item]
+    "options": "-c role=leadops_owner",
+}
+for _alias in DATABASES.values():
+    _alias["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+    _alias["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -152,7 +177,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "leadops.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["leadops.api.auth.ApiClientRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -170,6 +199,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI assets are served from this instance, so the docs page works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -184,6 +215,9 @@ LOGGING = {
     # pgserver narrates every start and stop of the embedded server at INFO.
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
+
+# Default request rate per API client (each client may set its own).
+API_CLIENT_RATE = env_str("API_CLIENT_RATE", "600/min")
 
 # How long /healthz waits for the broker before calling it down.
 HEALTHZ_BROKER_TIMEOUT = env_int("HEALTHZ_BROKER_TIMEOUT", 3)

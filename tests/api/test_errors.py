@@ -12,6 +12,9 @@ from rest_framework.views import APIView
 
 from leadops.core.errors import ApplicationError
 
+# Throttling state lives in the shared cache, a database table here.
+pytestmark = pytest.mark.django_db
+
 
 class _LeadInput(serializers.Serializer):
     email = serializers.EmailField()

@@ -1,0 +1,36 @@
+"""The base of every API view: the caller's market scope, set after authentication."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from leadops.core.access import market_context
+from leadops.markets.models import ApiClient
+from leadops.markets.selectors import market_access_for
+
+
+class ScopedAPIView(APIView):
+    """Runs the view in a transaction that sees only the caller's markets.
+
+    The context is set right after authentication, permissions and throttling (`initial`), and
+    ends with the transaction when `dispatch` returns, so it can never reach the next request on
+    a reused connection.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with ExitStack() as stack:
+            self._context_stack = stack
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        principal = request.auth if isinstance(request.auth, ApiClient) else request.user
+        self.access = market_access_for(principal)
+        self._context_stack.enter_context(
+            market_context(market_ids=self.access.market_ids, see_global=self.access.see_global)
+        )

@@ -1,0 +1,74 @@
+"""Building blocks for models in every app: market scoping with its ORM guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from leadops.core.access import access_require
+
+
+class MarketScopedQuerySet(models.QuerySet[Any]):
+    """Raises MarketContextMissing when it touches the database with no access context.
+
+    RLS already returns nothing in that case; raising turns a silent empty page into a loud bug.
+    Scoping itself stays explicit in selectors (`.filter(market_id__in=...)`), so each of the
+    two layers holds on its own.
+    """
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            access_require()
+        super()._fetch_all()
+
+    def iterator(self, chunk_size: int | None = None) -> Any:
+        access_require()
+        return super().iterator(chunk_size=chunk_size)
+
+    def count(self) -> int:
+        access_require()
+        return super().count()
+
+    def exists(self) -> bool:
+        access_require()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        access_require()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        access_require()
+        return super().update(**kwargs)
+
+    def _update(self, values: Any) -> Any:
+        access_require()
+        return super()._update(values)
+
+    def _insert(self, *args: Any, **kwargs: Any) -> Any:
+        access_require()
+        return super()._insert(*args, **kwargs)  # type: ignore[misc]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        access_require()
+        return super().delete()
+
+
+MarketScopedManager = models.Manager.from_queryset(MarketScopedQuerySet)
+
+
+class MarketScopedModel(models.Model):
+    """A row that belongs to one market. Its table must be put under RLS with
+    `leadops.core.rls.rls_enable` in the migration that creates it (a test checks every table)."""
+
+    market = models.ForeignKey(
+        "markets.Market", on_delete=models.PROTECT, related_name="%(app_label)s_%(class)s_set"
+    )
+
+    objects = MarketScopedManager()
+
+    class Meta:
+        abstract = True
+        # Saves and deletes go through the base manager: guard it too.
+        base_manager_name = "objects"

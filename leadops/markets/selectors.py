@@ -1,0 +1,72 @@
+"""Reads of markets and market-scoped rows, and the resolver from a principal to market ids.
+
+Every selector filters by the caller's market ids itself, so scoping holds even where RLS is
+open (system context); RLS holds where a selector forgets. Each layer is tested with the other off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from leadops.core.access import system_context
+from leadops.markets.models import ApiClient, Market, MarketNote
+
+Principal = AbstractBaseUser | AnonymousUser | ApiClient
+
+
+@dataclass(frozen=True)
+class MarketAccess:
+    """The resolved scope of a principal: the markets it may see, and whether global rows too."""
+
+    market_ids: frozenset[int]
+    see_global: bool
+
+
+NO_ACCESS = MarketAccess(market_ids=frozenset(), see_global=False)
+
+
+def market_access_for(principal: Principal) -> MarketAccess:
+    """Resolve a user or API client to its markets, reading the grant tables in system context.
+
+    Users: superusers see everything; others see the markets granted to them or their groups
+    through the `access_market` object permission (global grants of it are ignored:
+    `accept_global_perms=False`). API clients: their market list, or all with `all_markets`.
+    """
+    if isinstance(principal, ApiClient):
+        if not principal.is_active:
+            return NO_ACCESS
+        with system_context("resolve_access"):
+            if principal.all_markets:
+                ids = frozenset(Market.objects.values_list("id", flat=True))
+            else:
+                ids = frozenset(principal.markets.values_list("id", flat=True))
+        return MarketAccess(market_ids=ids, see_global=principal.all_markets)
+    if not principal.is_authenticated or not principal.is_active:
+        return NO_ACCESS
+    with system_context("resolve_access"):
+        if getattr(principal, "is_superuser", False):
+            return MarketAccess(
+                market_ids=frozenset(Market.objects.values_list("id", flat=True)), see_global=True
+            )
+        granted = get_objects_for_user(
+            principal, "markets.access_market", klass=Market, accept_global_perms=False
+        )
+        ids = frozenset(granted.values_list("id", flat=True))
+        see_global = principal.has_perm("markets.see_global")
+    return MarketAccess(market_ids=ids, see_global=see_global)
+
+
+def market_list(*, access: MarketAccess) -> QuerySet[Market]:
+    return Market.objects.filter(id__in=access.market_ids).order_by("code")
+
+
+def market_note_list(*, access: MarketAccess) -> QuerySet[MarketNote]:
+    return (
+        MarketNote.objects.filter(market_id__in=access.market_ids)
+        .select_related("market", "created_by")
+        .order_by("-created_at", "-id")
+    )
