@@ -111,7 +111,6 @@ def _scoped(context: AccessContext, using: str) -> Iterator[AccessContext]:
             yield context
         finally:
             _current.reset(token)
-            # Put back what the enclosing block had. After an error inside this atomic block
-            # the transaction is aborted and may not be queried; the GUCs die with it anyway.
-            if not connections[using].needs_rollback:
-                _apply(previous, using)
+        # Success: put back what the enclosing block had (a released savepoint keeps settings).
+        # On an error the atomic block rolls back, and the rollback restores them by itself.
+        _apply(previous, using)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from leadops.core.access import market_context, system_context
+from leadops.core.actors import SystemActor
+from leadops.markets.models import REVOPS_GROUP, Market, MarketNote
+from leadops.markets.services import (
+    api_client_create,
+    manager_group_name,
+    market_create,
+    market_note_create,
+)
+from tests.factories import UserFactory
+
+SYSTEM = SystemActor("tests")
+
+
+@pytest.fixture
+def market_a(db: None) -> Market:
+    return market_create(actor=SYSTEM, code="AAA", name="Market A", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def market_b(db: None) -> Market:
+    return market_create(actor=SYSTEM, code="BBB", name="Market B", timezone="America/New_York")
+
+
+@pytest.fixture
+def notes(market_a: Market, market_b: Market) -> dict[str, MarketNote]:
+    with market_context(market_ids=[market_a.id, market_b.id]):
+        return {
+            "a": market_note_create(actor=SYSTEM, market=market_a, text="note in A"),
+            "b": market_note_create(actor=SYSTEM, market=market_b, text="note in B"),
+        }
+
+
+@pytest.fixture
+def manager_a(market_a: Market) -> User:
+    user = UserFactory.create(username="manager_a", is_staff=True)
+    user.groups.add(Group.objects.get(name=manager_group_name(market_a)))
+    return user
+
+
+@pytest.fixture
+def revops_user(db: None) -> User:
+    user = UserFactory.create(username="revops", is_staff=True)
+    user.groups.add(Group.objects.get(name=REVOPS_GROUP))
+    return user
+
+
+@pytest.fixture
+def client_a_key(market_a: Market) -> str:
+    with system_context("tests"):
+        return api_client_create(actor=SYSTEM, name="partner-a", markets=[market_a]).key
