@@ -77,7 +77,7 @@ class ApiClientRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents the API key scheme in the OpenAPI schema."""
 
     target_class = "leadops.api.auth.ApiKeyAuthentication"

@@ -44,7 +44,7 @@ class MarketScopedQuerySet(models.QuerySet[Any]):
 
     def _update(self, values: Any) -> Any:
         access_require()
-        return super()._update(values)
+        return super()._update(values)  # type: ignore[misc]
 
     def _insert(self, *args: Any, **kwargs: Any) -> Any:
         access_require()

@@ -11,7 +11,7 @@ from celery.contrib.django.task import DjangoTask
 from leadops.core.access import market_context, system_context
 
 
-class ContextTask(DjangoTask):  # type: ignore[misc]
+class ContextTask(DjangoTask):
     """Runs the task body in a transaction with an access context, cleared when it ends.
 
     A task called with `market_ids=[...]` sees exactly those markets (work on behalf of a

@@ -6,7 +6,7 @@ by `request.market_access` too. Writes go through services; nothing here saves r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,7 +26,7 @@ from leadops.markets.selectors import MarketAccess
 
 
 def _access(request: HttpRequest) -> MarketAccess:
-    return request.market_access  # type: ignore[attr-defined,no-any-return]
+    return request.market_access  # type: ignore[attr-defined]
 
 
 @admin.register(Market)
@@ -87,10 +87,8 @@ class MarketAdmin(admin.ModelAdmin[Market]):
         rows = [
             {
                 "market": market,
-                "groups": sorted(g.name for g in get_groups_with_perms(market)),
-                "users": sorted(
-                    u.get_username() for u in get_users_with_perms(market, with_group_users=False)
-                ),
+                "groups": sorted(g.name for g in _groups_with_access(market)),
+                "users": sorted(u.username for u in _users_with_direct_access(market)),
             }
             for market in self.get_queryset(request)
         ]
@@ -103,6 +101,14 @@ class MarketAdmin(admin.ModelAdmin[Market]):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/markets/market_access.html", context)
+
+
+def _groups_with_access(market: Market) -> QuerySet[Group]:
+    return cast(QuerySet[Group], get_groups_with_perms(market))
+
+
+def _users_with_direct_access(market: Market) -> QuerySet[User]:
+    return cast(QuerySet[User], get_users_with_perms(market, with_group_users=False))
 
 
 class MarketAccessForm(forms.Form):
@@ -257,7 +263,7 @@ class LeadOpsUserAdmin(UserAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "user_permissions" and field is not None:
-            field.queryset = _without_market_grants(field.queryset)
+            field.queryset = _without_market_grants(Permission.objects.all())
         return field
 
 
@@ -266,7 +272,7 @@ class LeadOpsGroupAdmin(GroupAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "permissions" and field is not None:
-            field.queryset = _without_market_grants(field.queryset)
+            field.queryset = _without_market_grants(Permission.objects.all())
         return field
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

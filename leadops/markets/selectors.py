@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
@@ -56,7 +56,9 @@ def market_access_for(principal: Principal) -> MarketAccess:
             principal, "markets.access_market", klass=Market, accept_global_perms=False
         )
         ids = frozenset(granted.values_list("id", flat=True))
-        see_global = principal.has_perm("markets.see_global")
+        see_global = isinstance(principal, PermissionsMixin) and principal.has_perm(
+            "markets.see_global"
+        )
     return MarketAccess(market_ids=ids, see_global=see_global)
 
 

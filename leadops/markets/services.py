@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.auth.models import AbstractUser, Group, Permission, User
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -135,9 +135,8 @@ def _one_target(*, user: AbstractUser | None, group: Group | None) -> AbstractUs
 @transaction.atomic
 def market_note_create(*, actor: Actor, market: Market, text: str) -> MarketNote:
     """Add a note; runs in the caller's market context, so RLS refuses foreign markets."""
-    note = MarketNote(
-        market=market, text=text, created_by=actor if isinstance(actor, AbstractUser) else None
-    )
+    author = actor if isinstance(actor, User) else None
+    note = MarketNote(market=market, text=text, created_by=author)
     note.full_clean()
     note.save()
     return note

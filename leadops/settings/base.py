@@ -118,10 +118,9 @@ DATABASES = {
     "default": database_from_url(DATABASE_RUNTIME_URL),
     "owner": database_from_url(DATABASE_URL),
 }
-DATABASES["owner"]["OPTIONS"] = {  # type: ignore[index]
-    **DATABASES["owner"]["OPTIONS"],  # type: ignore[dict-item]
-    "options": "-c role=leadops_owner",
-}
+_owner_options = dict(DATABASES["owner"]["OPTIONS"])  # type: ignore[call-overload]
+_owner_options["options"] = "-c role=leadops_owner"
+DATABASES["owner"]["OPTIONS"] = _owner_options
 for _alias in DATABASES.values():
     _alias["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
     _alias["CONN_HEALTH_CHECKS"] = True

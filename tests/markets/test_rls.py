@@ -80,13 +80,15 @@ def test_reset_setting_reads_as_no_access_not_an_error(notes):
 
 
 def test_cross_market_insert_fails_with_check(notes, market_a, market_b):
-    with pytest.raises(DatabaseError, match="row-level security"):
-        with market_context(market_ids=[market_a.id]):
-            _fetch(
-                "INSERT INTO markets_marketnote (market_id, text, created_at) "
-                "VALUES (%s, 'smuggled', now())",
-                [market_b.id],
-            )
+    with (
+        pytest.raises(DatabaseError, match="row-level security"),
+        market_context(market_ids=[market_a.id]),
+    ):
+        _fetch(
+            "INSERT INTO markets_marketnote (market_id, text, created_at) "
+            "VALUES (%s, 'smuggled', now())",
+            [market_b.id],
+        )
     with system_context("tests"):
         assert not MarketNote.objects.filter(text="smuggled").exists()
 
@@ -102,7 +104,7 @@ def test_orm_query_with_no_context_raises():
 def test_context_outside_a_transaction_is_refused():
     from leadops.core.access import _apply
 
-    with pytest.raises(MarketContextMissing, match="inside transaction.atomic"):
+    with pytest.raises(MarketContextMissing, match=r"inside transaction\.atomic"):
         _apply(None, "default")
 
 
