@@ -1,16 +1,29 @@
-"""The demo logins, shared by `seed_demo` and the `make run` banner. Imports no Django."""
+"""The demo logins and data, shared by `seed_demo` and the `make run` banner. Imports no Django."""
 
 DEMO_PASSWORD = "leadops-demo"
 
-# (username, first name, what the login is for, superuser?)
+# (username, first name, what the login is for, superuser?, groups)
 DEMO_USERS = [
-    ("admin", "Ada", "superuser: everything", True),
-    ("revops", "Rita", "RevOps staff: markets, rules, dashboard", False),
-    ("manager", "Max", "sales manager: the exception queue of their markets", False),
+    ("admin", "Ada", "superuser: everything", True, []),
+    ("revops", "Rita", "RevOps: every market, access grants, API clients", False, ["RevOps"]),
+    ("manager", "Max", "sales manager of DE only", False, ["Managers DE"]),
+]
+
+# (code, name, IANA time zone)
+DEMO_MARKETS = [
+    ("DE", "Germany", "Europe/Berlin"),
+    ("US-EAST", "US East", "America/New_York"),
+    ("AU", "Australia", "Australia/Sydney"),
+]
+
+DEMO_NOTES = [
+    ("DE", "Trade-fair leads from Cologne arrive through the partner feed."),
+    ("US-EAST", "Inbound demo requests are answered within one business hour."),
+    ("AU", "Summer holidays: expect slower responses in January."),
 ]
 
 
 def demo_logins_text() -> str:
     lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
-    lines += [f"  {username:<10} {role}" for username, _first, role, _su in DEMO_USERS]
+    lines += [f"  {username:<10} {role}" for username, _first, role, _su, _groups in DEMO_USERS]
     return "\n".join(lines)

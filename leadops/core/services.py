@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +33,7 @@ def user_ensure(
     last_name: str = "",
     is_staff: bool = True,
     is_superuser: bool = False,
+    groups: list[str] | None = None,
 ) -> AbstractUser:
     """Create the user or bring an existing one back to exactly these attributes.
 
@@ -51,4 +52,6 @@ def user_ensure(
     user.set_password(password)
     user.full_clean()
     user.save()
+    if groups is not None:
+        user.groups.set(Group.objects.filter(name__in=groups))
     return user

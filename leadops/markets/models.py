@@ -100,6 +100,7 @@ class ApiClient(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "API client"
 
     def __str__(self) -> str:
         return self.name

@@ -28,6 +28,26 @@ def test_seed_demo_twice_leaves_one_working_login_per_demo_user():
     assert User.objects.get(username="manager").is_staff
 
 
+def test_seed_demo_manager_sees_only_de_and_revops_sees_all():
+    from leadops.markets.selectors import market_access_for
+
+    call_command("seed_demo", "--quiet-logins")
+    call_command("seed_demo", "--quiet-logins")
+
+    manager = market_access_for(User.objects.get(username="manager"))
+    revops = market_access_for(User.objects.get(username="revops"))
+    from leadops.core.access import system_context
+    from leadops.markets.models import Market, MarketNote
+
+    with system_context("tests"):
+        codes = {m.id: m.code for m in Market.objects.all()}
+        assert MarketNote.objects.count() == 3  # not duplicated by the second run
+    assert {codes[i] for i in manager.market_ids} == {"DE"}
+    assert {codes[i] for i in revops.market_ids} == {"DE", "US-EAST", "AU", "UNASSIGNED"}
+    assert revops.see_global
+    assert not manager.see_global
+
+
 def test_tests_run_on_postgresql():
     from django.db import connection
 

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: demo users (and, as the product grows, demo data) for `make run`."""
+"""`manage.py seed_demo`: demo users, markets and notes for `make run`. Idempotent."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from leadops.core.access import system_context
 from leadops.core.actors import SystemActor
 from leadops.core.services import user_ensure
-from leadops.demo import DEMO_PASSWORD, DEMO_USERS, demo_logins_text
+from leadops.demo import DEMO_MARKETS, DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS, demo_logins_text
+from leadops.markets.models import Market, MarketNote
+from leadops.markets.services import market_create, market_note_create
 
 
 class Command(BaseCommand):
     help = (
-        "Create or refresh the demo users (password: leadops-demo) and demo data. Idempotent: "
-        "safe to run on every start. Never run it against a production database."
+        "Create or refresh the demo users (password: leadops-demo), markets and notes. "
+        "Idempotent: safe to run on every start. Never run it against a production database."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,15 +27,25 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = SystemActor("seed_demo")
-        for username, first_name, _role, superuser in DEMO_USERS:
-            user_ensure(
-                actor=actor,
-                username=username,
-                password=DEMO_PASSWORD,
-                email=f"{username}@demo.leadops.invalid",
-                first_name=first_name,
-                is_staff=True,
-                is_superuser=superuser,
-            )
+        with system_context("seed_demo"):
+            existing = set(Market.objects.values_list("code", flat=True))
+            for code, name, timezone in DEMO_MARKETS:
+                if code not in existing:
+                    market_create(actor=actor, code=code, name=name, timezone=timezone)
+            markets = {m.code: m for m in Market.objects.all()}
+            for code, text in DEMO_NOTES:
+                if not MarketNote.objects.filter(market=markets[code], text=text).exists():
+                    market_note_create(actor=actor, market=markets[code], text=text)
+            for username, first_name, _role, superuser, groups in DEMO_USERS:
+                user_ensure(
+                    actor=actor,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    email=f"{username}@demo.leadops.invalid",
+                    first_name=first_name,
+                    is_staff=True,
+                    is_superuser=superuser,
+                    groups=groups,
+                )
         if not options["quiet_logins"]:
             self.stdout.write(demo_logins_text())
