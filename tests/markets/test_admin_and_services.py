@@ -141,3 +141,47 @@ def test_unassigned_and_revops_exist_after_a_flush():
     with system_context("tests"):
         assert Market.objects.filter(code="UNASSIGNED").exists()
     assert Group.objects.filter(name=REVOPS_GROUP).exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "market_status", "client_status"),
+    [
+        ("anonymous", 302, 302),
+        ("staff_no_market", 403, 403),
+        ("manager_a", 200, 403),
+        ("revops", 200, 200),
+        ("superuser", 200, 200),
+    ],
+)
+def test_market_and_api_client_pages_permission_matrix(
+    client, request, notes, who, market_status, client_status
+):
+    _login(client, request, who)
+
+    markets = client.get("/admin/markets/market/")
+    clients = client.get("/admin/markets/apiclient/")
+
+    assert markets.status_code == market_status
+    assert clients.status_code == client_status
+    if who == "manager_a":
+        assert "AAA" in markets.content.decode()
+        assert "BBB" not in markets.content.decode()
+
+
+def test_group_page_offers_no_market_grant_and_keeps_see_global(client, superuser):
+    # given the RevOps group, which holds see_global
+    revops = Group.objects.get(name=REVOPS_GROUP)
+    client.force_login(superuser)
+
+    # when a superuser opens and saves it through the stock group page
+    page = client.get(f"/admin/auth/group/{revops.pk}/change/").content.decode()
+    kept = list(revops.permissions.exclude(codename="see_global").values_list("pk", flat=True))
+    response = client.post(
+        f"/admin/auth/group/{revops.pk}/change/", {"name": REVOPS_GROUP, "permissions": kept}
+    )
+
+    # then the page never offered market grants, and RevOps still sees global rows
+    assert response.status_code == 302
+    assert "Can access the market" not in page
+    assert "Can see rows that belong to no market" not in page
+    assert revops.permissions.filter(codename="see_global").exists()

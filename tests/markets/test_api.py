@@ -138,3 +138,17 @@ def test_session_users_see_their_markets(request, notes, who, codes):
 
 def test_anonymous_is_refused(notes):
     assert APIClient().get("/api/v1/markets").status_code in (401, 403)
+
+
+def test_scope_of_one_request_never_reaches_the_next(notes, market_b, client_a_key):
+    # given a client of B, and requests alternating on the same thread and connection
+    with system_context("tests"):
+        key_b = api_client_create(actor=SYSTEM, name="partner-b", markets=[market_b]).key
+
+    seen = [
+        [m["code"] for m in _api(key).get("/api/v1/markets").json()]
+        for key in (client_a_key, key_b, client_a_key)
+    ]
+
+    assert seen == [["AAA"], ["BBB"], ["AAA"]]
+    assert _api().get("/api/v1/markets").status_code in (401, 403)
