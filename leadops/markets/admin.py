@@ -258,22 +258,26 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
-@admin.register(User)
-class LeadOpsUserAdmin(UserAdmin):
+class _WithoutMarketGrantsMixin:
+    """Leaves market grants out of a permission picker (`permissions_field` names it)."""
+
+    permissions_field = ""
+
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if db_field.name == "user_permissions" and field is not None:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.name == self.permissions_field and field is not None:
             field.queryset = _without_market_grants(Permission.objects.all())
         return field
+
+
+@admin.register(User)
+class LeadOpsUserAdmin(_WithoutMarketGrantsMixin, UserAdmin):
+    permissions_field = "user_permissions"
 
 
 @admin.register(Group)
-class LeadOpsGroupAdmin(GroupAdmin):
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if db_field.name == "permissions" and field is not None:
-            field.queryset = _without_market_grants(Permission.objects.all())
-        return field
+class LeadOpsGroupAdmin(_WithoutMarketGrantsMixin, GroupAdmin):
+    permissions_field = "permissions"
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         kept = (
