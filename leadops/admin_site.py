@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from leadops.core.access import market_context
+from leadops.core.actors import origin_context
 from leadops.markets.selectors import NO_ACCESS, market_access_for
 
 
@@ -38,7 +39,10 @@ class LeadOpsAdminSite(admin.AdminSite):
         def scoped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             access = market_access_for(request.user) if request.user.is_active else NO_ACCESS
             request.market_access = access  # type: ignore[attr-defined]
-            with market_context(market_ids=access.market_ids, see_global=access.see_global):
+            with (
+                origin_context("admin"),
+                market_context(market_ids=access.market_ids, see_global=access.see_global),
+            ):
                 response = view(request, *args, **kwargs)
                 if isinstance(response, TemplateResponse):
                     response.render()

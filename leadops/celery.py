@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from celery import Celery
 
+from leadops.settings.env import env_int
+
 # DJANGO_SETTINGS_MODULE is not defaulted here: this module is imported with the `leadops`
 # package, and a default set here would override the test settings. `celery -A leadops` needs
 # DJANGO_SETTINGS_MODULE=leadops.settings.base in its environment (`make run` sets it).
@@ -18,4 +20,11 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Every minute (crontab.guru: "* * * * *"): proves beat → broker → worker end to end.
     "core-heartbeat": {"task": "leadops.core.tasks.heartbeat", "schedule": 60.0},
+    # Every AUDIT_CHECKPOINT_MINUTES (default 5): sign the audit chain head. What was appended
+    # after the newest checkpoint kept outside the database could be cut off unnoticed, so
+    # this interval is the exposure window.
+    "audit-checkpoint": {
+        "task": "audit.tasks.checkpoint",
+        "schedule": 60.0 * env_int("AUDIT_CHECKPOINT_MINUTES", 5),
+    },
 }

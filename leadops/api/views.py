@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from leadops.core.access import market_context
+from leadops.core.actors import origin_context
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
 
@@ -24,6 +25,7 @@ class ScopedAPIView(APIView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         with ExitStack() as stack:
+            stack.enter_context(origin_context("api"))
             self._context_stack = stack
             return super().dispatch(request, *args, **kwargs)
 

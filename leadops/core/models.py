@@ -72,3 +72,43 @@ class MarketScopedModel(models.Model):
         abstract = True
         # Saves and deletes go through the base manager: guard it too.
         base_manager_name = "objects"
+
+
+class Job(models.Model):
+    """A long-running piece of work (verify, import, backtest…) run by a worker; pages poll it.
+
+    No admin request runs long: it creates a Job, enqueues the task on commit and shows this row.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=40, db_index=True)
+    actor_label = models.CharField(max_length=150)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done, 0 to 100.")
+    message = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "running", "succeeded", "failed"]),
+                name="core_job_state_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="core_job_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)

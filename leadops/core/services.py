@@ -10,7 +10,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from leadops.core.actors import Actor
+from leadops.core.actors import Actor, actor_ref
+from leadops.core.models import Job
 
 HEARTBEAT_CACHE_KEY = "leadops:worker-heartbeat"
 
@@ -55,3 +56,33 @@ def user_ensure(
     if groups is not None:
         user.groups.set(Group.objects.filter(name__in=groups))
     return user
+
+
+@transaction.atomic
+def job_create(*, actor: Actor, kind: str) -> Job:
+    """Record a job as queued; the caller enqueues its task on commit with the job's id."""
+    return Job.objects.create(kind=kind, actor_label=actor_ref(actor).label)
+
+
+def job_start(*, job_id: int) -> Job:
+    Job.objects.filter(pk=job_id).update(
+        state=Job.State.RUNNING, started_at=timezone.now(), progress=0
+    )
+    return Job.objects.get(pk=job_id)
+
+
+def job_progress(*, job_id: int, progress: int, message: str = "") -> None:
+    """Report progress from inside a running job. Runs in its own autocommit statement, so a
+    page polling the job sees it while the job's own transaction is still open."""
+    Job.objects.filter(pk=job_id).update(progress=min(100, max(0, progress)), message=message)
+
+
+def job_finish(*, job_id: int, ok: bool, result: dict[str, object], message: str = "") -> Job:
+    Job.objects.filter(pk=job_id).update(
+        state=Job.State.SUCCEEDED if ok else Job.State.FAILED,
+        progress=100,
+        result=result,
+        message=message[:300],
+        finished_at=timezone.now(),
+    )
+    return Job.objects.get(pk=job_id)

@@ -9,6 +9,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 
 from leadops.core.access import market_context, system_context
+from leadops.core.actors import origin_context
 
 
 class ContextTask(DjangoTask):
@@ -20,13 +21,20 @@ class ContextTask(DjangoTask):
     with none (research/technical.md §2.2: thread-local tenants leaking between tasks).
     """
 
+    # Long jobs that commit in steps (so pages can poll their progress) open their own
+    # system_context per step instead of one transaction around the whole task.
+    own_transactions = False
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         market_ids = kwargs.pop("market_ids", None)
-        if market_ids is not None:
-            with market_context(market_ids=market_ids):
+        with origin_context("task"):
+            if self.own_transactions:
                 return super().__call__(*args, **kwargs)
-        with system_context(f"task:{self.name}"):
-            return super().__call__(*args, **kwargs)
+            if market_ids is not None:
+                with market_context(market_ids=market_ids):
+                    return super().__call__(*args, **kwargs)
+            with system_context(f"task:{self.name}"):
+                return super().__call__(*args, **kwargs)
 
 
 @shared_task(name="leadops.core.tasks.heartbeat")

@@ -105,6 +105,9 @@ class ApiClient(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # How the audit log names this actor (leadops.core.actors.actor_ref).
+    audit_actor_kind = "api_client"
+
     # DRF treats the authenticated principal like a user.
     @property
     def is_authenticated(self) -> bool:

@@ -1,5 +1,5 @@
 """Every change to markets, market access and API clients. Keyword-only, explicit actor, one
-transaction each. (Audit events are added with the audit app.)"""
+transaction each, and one audit event in that transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractUser, Group, Permission, User
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
+from audit.services import audit_record
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
@@ -72,6 +73,13 @@ def market_create(*, actor: Actor, code: str, name: str, timezone: str) -> Marke
         market.full_clean()
         market.save()
         _market_groups_ensure(market)
+        audit_record(
+            actor=actor,
+            action="market.created",
+            target=market,
+            market_id=market.id,
+            data={"code": code, "name": name, "timezone": timezone},
+        )
     return market
 
 
@@ -100,6 +108,13 @@ def market_update(*, actor: Actor, market: Market, name: str, timezone: str) -> 
     market.timezone = timezone
     market.full_clean()
     market.save(update_fields=["name", "timezone"])
+    audit_record(
+        actor=actor,
+        action="market.updated",
+        target=market,
+        market_id=market.id,
+        data={"name": name, "timezone": timezone},
+    )
     return market
 
 
@@ -110,6 +125,7 @@ def market_access_grant(
     """Give a user or a group access to one market's data."""
     target = _one_target(user=user, group=group)
     assign_perm(ACCESS_PERM, target, market)
+    _access_audit(actor, "market_access.granted", market, target)
 
 
 @transaction.atomic
@@ -124,6 +140,17 @@ def market_access_revoke(
             code="revops_keeps_all_markets",
         )
     remove_perm(ACCESS_PERM, target, market)
+    _access_audit(actor, "market_access.revoked", market, target)
+
+
+def _access_audit(actor: Actor, action: str, market: Market, target: AbstractUser | Group) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=target,
+        market_id=market.id,
+        data={"market": market.code, "grantee": str(target)},
+    )
 
 
 def _one_target(*, user: AbstractUser | None, group: Group | None) -> AbstractUser | Group:
@@ -139,6 +166,7 @@ def market_note_create(*, actor: Actor, market: Market, text: str) -> MarketNote
     note = MarketNote(market=market, text=text, created_by=author)
     note.full_clean()
     note.save()
+    audit_record(actor=actor, action="market_note.created", target=note, market_id=note.market_id)
     return note
 
 
@@ -147,11 +175,13 @@ def market_note_update(*, actor: Actor, note: MarketNote, text: str) -> MarketNo
     note.text = text
     note.full_clean()
     note.save(update_fields=["text"])
+    audit_record(actor=actor, action="market_note.updated", target=note, market_id=note.market_id)
     return note
 
 
 @transaction.atomic
 def market_note_delete(*, actor: Actor, note: MarketNote) -> None:
+    audit_record(actor=actor, action="market_note.deleted", target=note, market_id=note.market_id)
     note.delete()
 
 
@@ -197,7 +227,25 @@ def api_client_create(
     client.save()
     if markets:
         client.markets.set(markets)
+    _client_audit(actor, "api_client.created", client, markets or [])
     return IssuedKey(client=client, key=key)
+
+
+def _client_audit(actor: Actor, action: str, client: ApiClient, markets: list[Market]) -> None:
+    # Global: an API client's scope is not any one market's business.
+    audit_record(
+        actor=actor,
+        action=action,
+        target=client,
+        data={
+            "name": client.name,
+            "key_prefix": client.key_prefix,
+            "markets": sorted(m.code for m in markets),
+            "all_markets": client.all_markets,
+            "is_active": client.is_active,
+            "rate_limit": client.rate_limit,
+        },
+    )
 
 
 @transaction.atomic
@@ -222,4 +270,5 @@ def api_client_update(
     client.full_clean()
     client.save(update_fields=["all_markets", "is_active", "rate_limit"])
     client.markets.set(markets)
+    _client_audit(actor, "api_client.updated", client, markets)
     return client

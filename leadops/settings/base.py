@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import django_stubs_ext
@@ -29,25 +31,29 @@ DEBUG = env_bool("DEBUG", False)
 EMBEDDED_DATABASE = not env_str("DATABASE_URL")
 
 
-def _secret_key() -> str:
-    configured = env_str("SECRET_KEY")
+LOCAL_SECRETS = DEBUG or EMBEDDED_DATABASE or env_bool("LEADOPS_LOCAL_SECRETS", False)
+
+
+def _secret(name: str, generate: Callable[[], str]) -> str:
+    """`name` from the environment; on a workstation (LOCAL_SECRETS) a generated value kept in
+    var/<name lowercased> (mode 0600), so it survives restarts; elsewhere a missing secret
+    stops startup with a message that says what to set."""
+    configured = env_str(name)
     if configured:
         return configured
-    if not (DEBUG or EMBEDDED_DATABASE or env_bool("LEADOPS_LOCAL_SECRETS", False)):
+    key_file = VAR_DIR / name.lower()
+    if not LOCAL_SECRETS:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE), or set "
-            "LEADOPS_LOCAL_SECRETS=true to keep a generated key in var/secret_key "
-            "(what `make run` does on a workstation)."
+            f"{name} is not set. Set {name} (or {name}_FILE), or set LEADOPS_LOCAL_SECRETS=true "
+            f"to keep a generated one in {key_file} (what `make run` does on a workstation)."
         )
-    # A generated key kept on disk survives restarts, so sessions stay valid across `make run`s.
-    key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.write_text(generate())
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _secret("SECRET_KEY", lambda: secrets.token_urlsafe(50))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -220,3 +226,12 @@ API_CLIENT_RATE = env_str("API_CLIENT_RATE", "600/min")
 
 # How long /healthz waits for the broker before calling it down.
 HEALTHZ_BROKER_TIMEOUT = env_int("HEALTHZ_BROKER_TIMEOUT", 3)
+
+# Audit. The signing key (base64 of a 32-byte Ed25519 seed) never lives in the database; the
+# subject pepper turns a person's email or phone into the id of their erasable commitment key.
+AUDIT_SIGNING_KEY = base64.b64decode(
+    _secret("AUDIT_SIGNING_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+)
+AUDIT_SUBJECT_PEPPER = _secret("AUDIT_SUBJECT_PEPPER", lambda: secrets.token_urlsafe(32))
+AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", "leadops.local/audit")
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "checkpoints")

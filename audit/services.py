@@ -1,0 +1,226 @@
+"""Writing to the audit log, checkpoints and erasure. Every app calls `audit_record` inside its
+own transaction; the database seals the event into the chain when that transaction commits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from audit.models import AuditChainHead, AuditCheckpoint, SubjectKey
+from audit.verifier import (
+    Checkpoint,
+    canonicalize,
+    sign_checkpoint,
+    signer_from_seed,
+    verifier_key,
+)
+from leadops.core.access import system_context
+from leadops.core.actors import Actor, actor_ref, origin_current
+
+BODY_VERSION = 1
+Target = models.Model | tuple[str, str | int] | None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What was appended; its seq is assigned when the transaction commits."""
+
+    action: str
+    body: bytes
+    entry_hash: bytes
+
+
+class AuditOutsideTransaction(RuntimeError):
+    """audit_record was called in autocommit: the event would not share the change's fate."""
+
+
+def _target_ref(target: Target) -> dict[str, str] | None:
+    if target is None:
+        return None
+    if isinstance(target, tuple):
+        return {"type": target[0], "id": str(target[1])}
+    return {"type": target._meta.label_lower, "id": str(target.pk)}
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def subject_ref(identity: str) -> str:
+    """The key-store id of a subject ("email:ada@example.com"), peppered so the store alone
+    does not reveal whose keys it holds."""
+    pepper = settings.AUDIT_SUBJECT_PEPPER.encode()
+    return hmac.new(pepper, identity.encode(), hashlib.sha256).hexdigest()
+
+
+def _subject_key(identity: str) -> bytes:
+    ref = subject_ref(identity)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_subject_key (subject_ref, key) VALUES (%s, %s) "
+            "ON CONFLICT (subject_ref) DO NOTHING",
+            [ref, secrets.token_bytes(32)],
+        )
+        cursor.execute("SELECT key FROM audit_subject_key WHERE subject_ref = %s", [ref])
+        return bytes(cursor.fetchone()[0])
+
+
+def commitment(*, field: str, value: str) -> str:
+    """HMAC-SHA256 of `field:value` under the subject's own key: provable while the key lives,
+    unlinkable once erasure deletes it."""
+    identity = f"{field}:{value}"
+    return hmac.new(_subject_key(identity), identity.encode(), hashlib.sha256).hexdigest()
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: Target = None,
+    market_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    personal: dict[str, str] | None = None,
+) -> RecordedEvent:
+    """Append one event to the caller's transaction.
+
+    `data` holds ids and values that are not personal data (canonical JSON types only: no
+    floats). `personal` maps a field to a normalized personal value (email, phone); only a
+    commitment to it is written. `market_id` None marks a global action (seen with see_global).
+    """
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(
+            f"audit_record({action!r}) must run inside the transaction of the change it records"
+        )
+    now = timezone.now()
+    who = actor_ref(actor)
+    origin = origin_current()
+    target_ref = _target_ref(target)
+    body = canonicalize(
+        {
+            "v": BODY_VERSION,
+            "action": action,
+            "at": _timestamp(now),
+            "actor": {"kind": who.kind, "id": who.id, "label": who.label},
+            "origin": origin,
+            "market": market_id,
+            "target": target_ref,
+            "data": data or {},
+            "personal": {
+                field: commitment(field=field, value=value)
+                for field, value in (personal or {}).items()
+            },
+        }
+    )
+    entry_hash = hashlib.sha256(body).digest()
+    # No RETURNING: under RLS it would need the new row to be readable by the writer, and a
+    # manager may well record an action whose event only RevOps may read.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
+            " action, target_type, target_id, market_id, body, entry_hash)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                now,
+                who.kind,
+                who.id,
+                who.label,
+                origin,
+                action,
+                target_ref["type"] if target_ref else "",
+                target_ref["id"] if target_ref else "",
+                market_id,
+                body,
+                entry_hash,
+            ],
+        )
+    return RecordedEvent(action=action, body=body, entry_hash=entry_hash)
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def signing_key_public() -> str:
+    """The verifier key (name+keyid+base64) an outside auditor needs; safe to publish."""
+    key = signer_from_seed(settings.AUDIT_SIGNING_KEY)
+    return verifier_key(settings.AUDIT_LOG_ORIGIN, key.public_key())
+
+
+def checkpoint_file() -> Path:
+    return Path(settings.AUDIT_CHECKPOINT_DIR) / "checkpoints.jsonl"
+
+
+def _append_to_file(seq: int, note: str) -> None:
+    path = checkpoint_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"seq": seq, "note": note}) + "\n")
+
+
+def audit_checkpoint_create(*, actor: Actor) -> AuditCheckpoint | None:
+    """Sign the current head unless it is signed already. Safe under two beats at once: the
+    transaction-scoped advisory lock makes the second wait, then find the checkpoint made."""
+    with system_context("audit_checkpoint"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('leadops.audit_checkpoint'))")
+        head = AuditChainHead.objects.get(pk=1)
+        if head.seq == 0 or AuditCheckpoint.objects.filter(seq=head.seq).exists():
+            return None
+        chain_hash = bytes(head.head)
+        note = sign_checkpoint(
+            Checkpoint(origin=settings.AUDIT_LOG_ORIGIN, seq=head.seq, chain_hash=chain_hash),
+            name=settings.AUDIT_LOG_ORIGIN,
+            key=signer_from_seed(settings.AUDIT_SIGNING_KEY),
+        )
+        checkpoint = AuditCheckpoint.objects.create(
+            seq=head.seq, chain_hash=chain_hash, note=note, created_at=timezone.now()
+        )
+        audit_record(
+            actor=actor, action="audit.checkpointed", data={"seq": head.seq}, market_id=None
+        )
+        # The file is the copy outside the database; written once the row is committed.
+        transaction.on_commit(lambda: _append_to_file(checkpoint.seq, note))
+    return checkpoint
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+Eraser = Callable[[str, Actor], int]
+_erasers: dict[str, Eraser] = {}
+
+
+def eraser_register(name: str, eraser: Eraser) -> None:
+    """Apps register `eraser(identity, actor) -> rows scrubbed` for their copies of personal
+    data (leads, history, submissions, outbox…); `subject_erase` calls them all."""
+    _erasers[name] = eraser
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    key_deleted: bool
+    scrubbed: dict[str, int]
+
+
+@transaction.atomic
+def subject_erase(*, actor: Actor, identity: str) -> ErasureReport:
+    """Forget a subject: scrub every registered copy and delete the subject's key, which makes
+    every commitment to it in the chain unlinkable. The chain still verifies."""
+    with system_context("subject_erase"):
+        scrubbed = {name: eraser(identity, actor) for name, eraser in sorted(_erasers.items())}
+        deleted, _ = SubjectKey.objects.filter(subject_ref=subject_ref(identity)).delete()
+        audit_record(
+            actor=actor,
+            action="subject.erased",
+            data={"erasers": sorted(scrubbed), "key_deleted": bool(deleted)},
+        )
+    return ErasureReport(key_deleted=bool(deleted), scrubbed=scrubbed)
