@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from leadops.core.tasks import ContextTask
+
 
 @shared_task(name="audit.tasks.checkpoint")
 def checkpoint() -> int | None:
@@ -15,7 +17,7 @@ def checkpoint() -> int | None:
     return made.seq if made else None
 
 
-@shared_task(name="audit.tasks.verify_job", own_transactions=True)
+@shared_task(name="audit.tasks.verify_job", base=ContextTask, own_transactions=True)
 def verify_job(job_id: int) -> bool:
     """Run the verification recorded as Job `job_id` (from the admin's "verify now")."""
     from audit.verification import audit_verify_job_run

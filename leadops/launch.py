@@ -87,6 +87,13 @@ def main() -> int:
         _manage(env, "createcachetable")
         _manage(env, "collectstatic", "--noinput", "-v", "0")
         _manage(env, "seed_demo", "--quiet-logins")
+        audit_key = subprocess.run(
+            [sys.executable, "manage.py", "audit_checkpoint", "--public-key"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except subprocess.CalledProcessError as exc:
         _log(f"setup failed: {' '.join(map(str, exc.cmd))} exited {exc.returncode}")
         return 1
@@ -151,6 +158,7 @@ def main() -> int:
         f"  API docs:  {base}/api/docs/\n"
         f"  Health:    {base}/healthz\n\n"
         + "\n".join(f"  {line}" for line in demo_logins_text().splitlines())
+        + f"\n\n  Audit checkpoints are signed with (verifier key):\n    {audit_key}"
         + "\n\n  Press Ctrl-C to stop web, worker, beat and the embedded database.\n",
         flush=True,
     )

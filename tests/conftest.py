@@ -54,8 +54,18 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
         call_command("createcachetable", database="owner", verbosity=0)
         with _admin_connect(test_name) as admin:
             # Only in the test database: TRUNCATE lets transactional tests flush between tests.
-            # The runtime role never has it in production (TRUNCATE ignores RLS).
-            admin.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {roles.APP_ROLE}")
+            # The runtime role never has it in production (TRUNCATE ignores RLS). The audit
+            # tables are unmanaged, so flushes leave them alone, and they never get it.
+            tables = admin.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename NOT LIKE 'audit\\_%'"
+            ).fetchall()
+            for (table,) in tables:
+                admin.execute(
+                    sql.SQL("GRANT TRUNCATE ON {} TO {}").format(
+                        sql.Identifier(table), sql.Identifier(roles.APP_ROLE)
+                    )
+                )
     yield
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         for alias in ("default", "owner"):

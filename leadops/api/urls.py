@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from leadops.api.audit import AuditVerifyApi
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 
 app_name = "api"
@@ -12,4 +13,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("v1/markets", MarketListApi.as_view(), name="market-list"),
     path("v1/market-notes", MarketNoteListApi.as_view(), name="market-note-list"),
+    path("v1/audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
 ]

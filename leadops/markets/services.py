@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractUser, Group, Permission, User
 from django.db import transaction
+from django.db.models import Q
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.services import audit_record
@@ -31,24 +32,33 @@ def manager_group_name(market: Market) -> str:
     return f"Managers {market.code}"
 
 
-MANAGER_PERMS = ["view_market", "view_marketnote", "add_marketnote", "change_marketnote"]
+MANAGER_PERMS = [
+    "markets.view_market",
+    "markets.view_marketnote",
+    "markets.add_marketnote",
+    "markets.change_marketnote",
+    "audit.view_auditevent",
+]
 REVOPS_PERMS = [
     *MANAGER_PERMS,
-    "see_global",
-    "add_market",
-    "change_market",
-    "delete_marketnote",
-    "view_apiclient",
-    "add_apiclient",
-    "change_apiclient",
+    "markets.see_global",
+    "markets.add_market",
+    "markets.change_market",
+    "markets.delete_marketnote",
+    "markets.view_apiclient",
+    "markets.add_apiclient",
+    "markets.change_apiclient",
+    "core.view_job",
 ]
 
 
-def _group_with_perms(name: str, codenames: list[str]) -> Group:
+def _group_with_perms(name: str, perms: list[str]) -> Group:
     group, _ = Group.objects.get_or_create(name=name)
-    group.permissions.add(
-        *Permission.objects.filter(content_type__app_label="markets", codename__in=codenames)
-    )
+    wanted = Q()
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    group.permissions.add(*Permission.objects.filter(wanted))
     return group
 
 

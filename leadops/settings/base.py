@@ -233,5 +233,5 @@ AUDIT_SIGNING_KEY = base64.b64decode(
     _secret("AUDIT_SIGNING_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode())
 )
 AUDIT_SUBJECT_PEPPER = _secret("AUDIT_SUBJECT_PEPPER", lambda: secrets.token_urlsafe(32))
-AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", "leadops.local/audit")
+AUDIT_LOG_ORIGIN: str = env_str("AUDIT_LOG_ORIGIN") or "leadops.local/audit"
 AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "checkpoints")

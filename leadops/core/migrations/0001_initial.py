@@ -35,7 +35,9 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "progress",
-                    models.PositiveSmallIntegerField(default=0, help_text="Percent done, 0 to 100."),
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Percent done, 0 to 100."
+                    ),
                 ),
                 ("message", models.CharField(blank=True, max_length=300)),
                 ("result", models.JSONField(blank=True, default=dict)),

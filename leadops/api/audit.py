@@ -1,0 +1,41 @@
+"""GET /api/v1/audit/verify: the newest finished verification (never verifies in the request)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from leadops.api.views import ScopedAPIView
+from leadops.core.models import Job
+
+
+class AuditVerifyApi(ScopedAPIView):
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField(allow_null=True)
+        verified_through_seq = serializers.IntegerField(allow_null=True)
+        first_bad_seq = serializers.IntegerField(allow_null=True)
+        checked_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(responses=OutputSerializer, summary="Latest finished audit verification")
+    def get(self, request: Request) -> Response:
+        job = (
+            Job.objects.filter(kind="audit_verify", state__in=["succeeded", "failed"])
+            .order_by("-finished_at", "-id")
+            .first()
+        )
+        if job is None:
+            empty = {"ok": None, "verified_through_seq": None, "first_bad_seq": None}
+            return Response({**empty, "checked_at": None})
+        result = job.result
+        return Response(
+            self.OutputSerializer(
+                {
+                    "ok": result.get("ok"),
+                    "verified_through_seq": result.get("verified_through_seq"),
+                    "first_bad_seq": result.get("first_bad_seq"),
+                    "checked_at": job.finished_at,
+                }
+            ).data
+        )

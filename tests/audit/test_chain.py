@@ -1,0 +1,109 @@
+"""The chain under real commits: sealed at commit, gapless, linear under concurrency."""
+
+import itertools
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+
+from audit.services import AuditOutsideTransaction, audit_record
+from audit.verification import audit_verify_run
+from leadops.core.access import system_context
+from tests.audit.conftest import ACTOR, record_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _head_seq() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq FROM audit_chain_head WHERE id = 1")
+        return cursor.fetchone()[0]
+
+
+def _links_since(seq: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, prev_hash, chain_hash FROM audit_link WHERE seq > %s ORDER BY seq", [seq]
+        )
+        return cursor.fetchall()
+
+
+def test_events_are_sealed_at_commit_with_gapless_seq():
+    # given the head before
+    start = _head_seq()
+
+    # when three events commit in one transaction and two more in another
+    with transaction.atomic():
+        for i in range(3):
+            audit_record(actor=ACTOR, action="test.sealed", data={"i": i})
+        # then nothing is sealed before COMMIT
+        assert _links_since(start) == []
+    record_events(2)
+
+    # then five links follow the old head, each linked to the one before
+    links = _links_since(start)
+    assert [seq for seq, *_ in links] == list(range(start + 1, start + 6))
+    for (_, _, chain), (_, prev, _) in itertools.pairwise(links):
+        assert bytes(prev) == bytes(chain)
+    assert audit_verify_run().ok
+
+
+def test_rolled_back_transaction_leaves_no_trace_and_no_gap():
+    start = _head_seq()
+
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            audit_record(actor=ACTOR, action="test.rolled_back")
+            raise RuntimeError("business rule failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+    record_events(1)
+
+    assert [seq for seq, *_ in _links_since(start)] == [start + 1]
+    with system_context("tests"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM audit_event WHERE action = 'test.rolled_back'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_audit_record_outside_a_transaction_is_refused():
+    with pytest.raises(AuditOutsideTransaction, match="inside the transaction"):
+        audit_record(actor=ACTOR, action="test.autocommit")
+
+
+def test_sixteen_concurrent_writers_make_one_linear_gapless_chain():
+    # given 16 writers on their own connections, each doing a few ms of other work per
+    # transaction before its event
+    start = _head_seq()
+    writers, per_writer = 16, 8
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(number: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_writer):
+                with transaction.atomic():
+                    time.sleep(0.003)
+                    audit_record(actor=ACTOR, action="test.concurrent", data={"w": number, "i": i})
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then every event has exactly one place in one chain
+    assert errors == []
+    links = _links_since(start)
+    assert [seq for seq, *_ in links] == list(range(start + 1, start + 1 + writers * per_writer))
+    prevs = [bytes(prev) for _, prev, _ in links]
+    assert len(set(prevs)) == len(prevs), "two events share a parent: the chain forked"
+    result = audit_verify_run()
+    assert result.ok, result.summary()
+    assert result.verified_through_seq == _head_seq()
