@@ -34,6 +34,7 @@ lint: $(STAMP)  ## ruff (lint + format check), mypy, import-linter layers
 
 bench: $(STAMP)  ## Run the benchmarks in bench/ (see bench/README.md)
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/raw_limits.py
+	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/audit_verify.py
 
 clean-var:  ## Delete var/ (embedded database, generated keys). Asks nothing: be sure.
 	rm -rf var

@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -222,8 +222,9 @@ def open_checkpoint(note: str, *, name: str, public: Ed25519PublicKey) -> Checkp
 GENESIS = bytes(32)
 
 
-@dataclass(frozen=True)
-class ChainRecord:
+class ChainRecord(NamedTuple):
+    """One link and its event. A tuple, not a dataclass: a verifier builds millions of them."""
+
     seq: int
     body: bytes
     entry_hash: bytes
