@@ -71,3 +71,17 @@ def test_admin_actions_are_recorded_with_origin_admin(client, revops_user, marke
     body = _events("market_access.granted")[-1][3]
     assert body["origin"] == "admin"
     assert body["actor"] == {"kind": "user", "id": str(revops_user.pk), "label": "revops"}
+
+
+def test_audit_event_list_is_scoped_to_the_managers_markets(client, manager_a, market_a, market_b):
+    client.force_login(manager_a)
+
+    html = client.get("/admin/audit/auditevent/?action__exact=market.created").content.decode()
+    listed_markets = {
+        int(cell.split("<")[0])
+        for cell in html.split('<td class="field-market_id">')[1:]
+        if cell.split("<")[0].isdigit()
+    }
+
+    assert market_a.id in listed_markets
+    assert market_b.id not in listed_markets
