@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from audit.models import AuditEvent
 from audit.tasks import verify_job
+from leadops.core.admin import ReadOnlyAdminMixin
 from leadops.core.models import Job
 from leadops.core.services import job_create
 
@@ -33,7 +34,7 @@ def _scope(request: HttpRequest) -> Q:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
     list_display = ["id", "occurred_at", "action", "actor_label", "origin", "target", "market_id"]
     list_filter = ["origin", "actor_kind"]
     search_fields = ["action__exact", "target_id__exact"]
@@ -52,20 +53,10 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         "seq",
     )
     fields = readonly_fields
-    actions = None
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
         return super().get_queryset(request).filter(_scope(request)).select_related("link")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
 
     @admin.display(description="target")
     def target(self, obj: AuditEvent) -> str:
