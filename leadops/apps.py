@@ -14,3 +14,8 @@ class LeadOpsConfig(AppConfig):
     name = "leadops"
     label = "leadops"
     verbose_name = "LeadOps"
+
+    def ready(self) -> None:
+        from leadops.kinds import kinds_register
+
+        kinds_register()

@@ -20,6 +20,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Every minute (crontab.guru: "* * * * *"): proves beat → broker → worker end to end.
     "core-heartbeat": {"task": "leadops.core.tasks.heartbeat", "schedule": 60.0},
+    # Every minute ("* * * * *"): escalate exception-queue items past their recovery time.
+    "queue-sweep": {"task": "leadops.queue.tasks.sweep", "schedule": 60.0},
     # Every AUDIT_CHECKPOINT_MINUTES (default 5): sign the audit chain head. What was appended
     # after the newest checkpoint kept outside the database could be cut off unnoticed, so
     # this interval is the exposure window.

@@ -18,9 +18,20 @@ DEMO_MARKETS = [
 
 DEMO_NOTES = [
     ("DE", "Trade-fair leads from Cologne arrive through the partner feed."),
+    ("DE", "Partner feed sends phone numbers without country codes."),
     ("US-EAST", "Inbound demo requests are answered within one business hour."),
     ("AU", "Summer holidays: expect slower responses in January."),
 ]
+
+# (index into DEMO_NOTES, reason) flagged for review; AU's recovery time is one minute, so beat
+# escalates it soon after `make run` starts and its managers get a notification.
+DEMO_FLAGS = [
+    (0, "Cologne feed was switched off last week"),
+    (1, "Numbers without country codes are quarantined now"),
+    (3, "Holiday dates need checking"),
+]
+# (index, index) pairs of notes in two markets that contradict each other (RevOps sees these).
+DEMO_CONFLICTS = [(0, 2)]
 
 
 def demo_logins_text() -> str:

@@ -16,6 +16,9 @@ from psycopg import sql
 from leadops.core import roles
 from tests.factories import UserFactory
 
+# Market, manager, note and API client fixtures shared by every app's tests.
+pytest_plugins = ["tests.fixtures"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run browser tests last: their event loop must not surround any other test."""

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadops.api.audit import AuditVerifyApi
+from leadops.api.exceptions import ExceptionDetailApi, ExceptionListApi
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 
 app_name = "api"
@@ -14,4 +15,6 @@ urlpatterns = [
     path("v1/markets", MarketListApi.as_view(), name="market-list"),
     path("v1/market-notes", MarketNoteListApi.as_view(), name="market-note-list"),
     path("v1/audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
+    path("v1/exceptions", ExceptionListApi.as_view(), name="exception-list"),
+    path("v1/exceptions/<int:item_id>", ExceptionDetailApi.as_view(), name="exception-detail"),
 ]

@@ -38,6 +38,8 @@ MANAGER_PERMS = [
     "markets.add_marketnote",
     "markets.change_marketnote",
     "audit.view_auditevent",
+    "queue.view_exceptionitem",
+    "queue.change_exceptionitem",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,
@@ -49,6 +51,9 @@ REVOPS_PERMS = [
     "markets.add_apiclient",
     "markets.change_apiclient",
     "core.view_job",
+    "queue.view_queueownership",
+    "queue.add_queueownership",
+    "queue.change_queueownership",
 ]
 
 

@@ -15,7 +15,7 @@ def test_staff_member_logs_in_and_opens_the_dashboard(page):
     page.fill("#id_username", user.username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
-    page.click("a.leadops-nav")
+    page.click("#nav-dashboard")
 
     # then the dashboard explains what it will show
     assert page.title() == "Dashboard | LeadOps"

@@ -6,7 +6,7 @@ from leadops.markets.models import REVOPS_GROUP
 from leadops.markets.services import manager_group_name, market_create, market_note_create
 from tests.browser.conftest import screenshot
 from tests.factories import TEST_PASSWORD, UserFactory
-from tests.markets.conftest import SYSTEM
+from tests.fixtures import SYSTEM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +37,7 @@ def test_manager_sees_only_their_markets_notes(page, two_markets):
     # when they open the market notes
     _login(page, "max")
     page.goto("/admin/markets/marketnote/")
+    page.wait_for_selector("#result_list")
 
     # then only DE's note is listed
     rows = page.locator("#result_list tbody tr").all_inner_texts()

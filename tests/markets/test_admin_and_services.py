@@ -6,7 +6,7 @@ from leadops.markets.models import REVOPS_GROUP
 from leadops.markets.selectors import market_access_for
 from leadops.markets.services import market_access_grant, market_access_revoke
 from tests.factories import UserFactory
-from tests.markets.conftest import SYSTEM
+from tests.fixtures import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from leadops.core.access import system_context
 from leadops.markets.models import ApiClient
 from leadops.markets.services import api_client_create, api_client_update
-from tests.markets.conftest import SYSTEM
+from tests.fixtures import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

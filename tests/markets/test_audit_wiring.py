@@ -9,7 +9,7 @@ from leadops.core.access import system_context
 from leadops.markets.models import ApiClient
 from leadops.markets.services import api_client_update, market_access_grant, market_access_revoke
 from tests.factories import UserFactory
-from tests.markets.conftest import SYSTEM
+from tests.fixtures import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

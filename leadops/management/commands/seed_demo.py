@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 
 from leadops.core.access import system_context
 from leadops.core.actors import SystemActor
 from leadops.core.services import user_ensure
-from leadops.demo import DEMO_MARKETS, DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS, demo_logins_text
+from leadops.demo import (
+    DEMO_CONFLICTS,
+    DEMO_FLAGS,
+    DEMO_MARKETS,
+    DEMO_NOTES,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    demo_logins_text,
+)
+from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
 from leadops.markets.models import Market, MarketNote
 from leadops.markets.services import market_create, market_note_create
+from leadops.queue.services import queue_ownership_set
 
 
 class Command(BaseCommand):
     help = (
-        "Create or refresh the demo users (password: leadops-demo), markets and notes. "
+        "Create or refresh the demo users (password: leadops-demo), markets, notes and "
+        "exception-queue items. "
         "Idempotent: safe to run on every start. Never run it against a production database."
     )
 
@@ -33,9 +45,24 @@ class Command(BaseCommand):
                 if code not in existing:
                     market_create(actor=actor, code=code, name=name, timezone=timezone)
             markets = {m.code: m for m in Market.objects.all()}
+            notes = []
             for code, text in DEMO_NOTES:
-                if not MarketNote.objects.filter(market=markets[code], text=text).exists():
-                    market_note_create(actor=actor, market=markets[code], text=text)
+                note = MarketNote.objects.filter(market=markets[code], text=text).first()
+                notes.append(
+                    note or market_note_create(actor=actor, market=markets[code], text=text)
+                )
+            au_managers = Group.objects.get(name="Managers AU")
+            queue_ownership_set(
+                actor=actor,
+                kind=NOTE_FLAGGED.key,
+                market=markets["AU"],
+                owner_group=au_managers,
+                recovery_minutes=1,
+            )
+            for index, reason in DEMO_FLAGS:
+                note_flag(actor=actor, note=notes[index], reason=reason)
+            for first, second in DEMO_CONFLICTS:
+                notes_conflict_file(actor=actor, first=notes[first], second=notes[second])
             for username, first_name, _role, superuser, groups in DEMO_USERS:
                 user_ensure(
                     actor=actor,

@@ -1,3 +1,5 @@
+"""Fixtures for markets, their managers, notes and API clients, shared by all tests."""
+
 from __future__ import annotations
 
 import pytest

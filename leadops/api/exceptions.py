@@ -1,0 +1,94 @@
+"""GET /api/v1/exceptions and GET /api/v1/exceptions/{id}: the queue, scoped to the caller."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from leadops.api.pagination import CreatedCursorPagination
+from leadops.api.views import ScopedAPIView
+from leadops.queue.models import ExceptionItem
+
+
+def _visible(market_ids: frozenset[int]) -> QuerySet[ExceptionItem]:
+    return (
+        ExceptionItem.objects.filter(market_id__in=market_ids)
+        .filter(Q(second_market__isnull=True) | Q(second_market_id__in=market_ids))
+        .select_related("market", "second_market", "claimed_by")
+    )
+
+
+class ExceptionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    market = serializers.CharField(source="market.code")
+    second_market = serializers.CharField(source="second_market.code", allow_null=True)
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    summary = serializers.CharField()
+    status = serializers.CharField()
+    claimed_by = serializers.CharField(allow_null=True)
+    claim_expires_at = serializers.DateTimeField(allow_null=True)
+    error_class = serializers.CharField()
+    remediation = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    overdue = serializers.BooleanField(source="is_overdue")
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExceptionDetailOutput(ExceptionOutput):
+    details = serializers.JSONField()
+    resolution = serializers.CharField()
+    note = serializers.CharField()
+
+
+class ExceptionListApi(ScopedAPIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.CharField(required=False)
+        status = serializers.ChoiceField(choices=ExceptionItem.Status.choices, required=False)
+        market = serializers.CharField(required=False, help_text="market code")
+        overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("status", str, enum=ExceptionItem.Status.values),
+            OpenApiParameter("market", str, description="market code"),
+            OpenApiParameter("overdue", bool),
+        ],
+        responses=ExceptionOutput(many=True),
+        summary="Exception queue items in the caller's markets",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        items = _visible(self.access.market_ids)
+        if wanted.get("kind"):
+            items = items.filter(kind=wanted["kind"])
+        if wanted.get("status"):
+            items = items.filter(status=wanted["status"])
+        if wanted.get("market"):
+            code = wanted["market"].upper()
+            items = items.filter(Q(market__code=code) | Q(second_market__code=code))
+        if wanted.get("overdue") is not None:
+            late = Q(due_at__lt=timezone.now(), status__in=["open", "claimed"])
+            items = items.filter(late) if wanted["overdue"] else items.exclude(late)
+        paginator = CreatedCursorPagination()
+        page = paginator.paginate_queryset(items, request, self)
+        return paginator.get_paginated_response(ExceptionOutput(page, many=True).data)
+
+
+class ExceptionDetailApi(ScopedAPIView):
+    @extend_schema(responses=ExceptionDetailOutput, summary="One exception queue item")
+    def get(self, request: Request, item_id: int) -> Response:
+        item = _visible(self.access.market_ids).filter(pk=item_id).first()
+        if item is None:
+            raise Http404
+        return Response(ExceptionDetailOutput(item).data)

@@ -1,0 +1,67 @@
+"""Kinds of exception and how each is resolved. Higher apps register their kinds in
+AppConfig.ready(); the queue itself never imports them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from leadops.queue.models import ExceptionItem
+
+# handler(item=, actor=, note=) runs inside exception_resolve's transaction; raising aborts it.
+Handler = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    key: str
+    label: str
+    handler: Handler | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ExceptionKind:
+    """`owner_group` may name the market: "Managers {market}" becomes "Managers DE"."""
+
+    key: str
+    label: str
+    owner_group: str
+    recovery: timedelta
+    resolutions: tuple[Resolution, ...] = field(default_factory=tuple)
+
+    def resolution(self, key: str) -> Resolution | None:
+        return next((r for r in self.resolutions if r.key == key), None)
+
+
+class UnknownKind(LookupError):
+    pass
+
+
+_kinds: dict[str, ExceptionKind] = {}
+
+
+def kind_register(kind: ExceptionKind) -> ExceptionKind:
+    _kinds[kind.key] = kind
+    return kind
+
+
+def kind_get(key: str) -> ExceptionKind:
+    try:
+        return _kinds[key]
+    except KeyError:
+        raise UnknownKind(
+            f"exception kind {key!r} is not registered; known: {', '.join(sorted(_kinds))}"
+        ) from None
+
+
+def kinds_all() -> list[ExceptionKind]:
+    return sorted(_kinds.values(), key=lambda kind: kind.label)
+
+
+def run_handler(item: ExceptionItem, resolution: Resolution, **kwargs: Any) -> None:
+    if resolution.handler is not None:
+        resolution.handler(item=item, **kwargs)

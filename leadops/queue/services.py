@@ -1,0 +1,283 @@
+"""Every change to the exception queue: file, claim, release, resolve, dismiss, escalate.
+Keyword-only, explicit actor, one transaction each, audited in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record
+from leadops.core.access import system_context
+from leadops.core.actors import Actor
+from leadops.core.errors import ApplicationError
+from leadops.markets.models import REVOPS_GROUP, Market
+from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
+from leadops.queue.registry import ExceptionKind, kind_get, run_handler
+
+CLAIM_TTL = timedelta(minutes=30)
+OPEN = [ExceptionItem.Status.OPEN, ExceptionItem.Status.CLAIMED]
+
+
+def _audit(actor: Actor, action: str, item: ExceptionItem, **data: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=f"exception.{action}",
+        target=item,
+        market_id=item.market_id,
+        data={"kind": item.kind, "status": item.status, **data},
+    )
+
+
+def ownership_for(kind: ExceptionKind, market: Market) -> tuple[str, timedelta]:
+    """The owner group's name and the recovery time for `kind` in `market`."""
+    row = (
+        QueueOwnership.objects.filter(kind=kind.key, market=market)
+        .select_related("owner_group")
+        .first()
+    )
+    if row is not None:
+        return row.owner_group.name, timedelta(minutes=row.recovery_minutes)
+    if market.is_unassigned:
+        return REVOPS_GROUP, kind.recovery  # nobody manages UNASSIGNED but RevOps
+    return kind.owner_group.format(market=market.code), kind.recovery
+
+
+def target_ref(target: models.Model) -> tuple[str, str]:
+    return target._meta.label_lower, str(target.pk)
+
+
+@dataclass(frozen=True)
+class Filed:
+    item: ExceptionItem
+    created: bool
+
+
+@transaction.atomic
+def exception_file(
+    *,
+    actor: Actor,
+    kind: str,
+    market: Market,
+    target: models.Model,
+    summary: str,
+    details: dict[str, Any] | None = None,
+    second_market: Market | None = None,
+    error_class: str = "",
+    remediation: str = "",
+) -> Filed:
+    """File an item, or return the open one already filed for this kind and target.
+
+    Runs in system context: whoever notices a problem may file it, whatever their markets.
+    The partial unique index decides under concurrency, not a read before the write.
+    """
+    registered = kind_get(kind)
+    with system_context("exception_file"):
+        target_type, target_id = target_ref(target)
+        _owner, recovery = ownership_for(registered, market)
+        now = timezone.now()
+        item = ExceptionItem(
+            market=market,
+            second_market=second_market,
+            kind=kind,
+            target_type=target_type,
+            target_id=target_id,
+            summary=summary[:300],
+            details=details or {},
+            error_class=error_class,
+            remediation=remediation,
+            created_at=now,
+            due_at=now + recovery,
+        )
+        item.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():
+                item.save()
+        except IntegrityError:
+            existing = ExceptionItem.objects.get(
+                kind=kind, target_type=target_type, target_id=target_id, status__in=OPEN
+            )
+            return Filed(item=existing, created=False)
+        _audit(actor, "filed", item, summary=item.summary)
+    return Filed(item=item, created=True)
+
+
+def _user(actor: Actor) -> User:
+    if not isinstance(actor, User):
+        raise ApplicationError("Only a person can claim or work an exception.", code="not_a_person")
+    return actor
+
+
+@transaction.atomic
+def exception_claim(
+    *, actor: Actor, item: ExceptionItem, ttl: timedelta = CLAIM_TTL
+) -> ExceptionItem:
+    """Claim an open item (or one whose claim expired). One conditional UPDATE decides: of two
+    managers claiming at once, exactly one wins and the other is told who did."""
+    user = _user(actor)
+    now = timezone.now()
+    claimable = (
+        Q(status=ExceptionItem.Status.OPEN)
+        | Q(status=ExceptionItem.Status.CLAIMED, claim_expires_at__lte=now)
+        | Q(status=ExceptionItem.Status.CLAIMED, claimed_by=user)
+    )
+    won = ExceptionItem.objects.filter(claimable, pk=item.pk).update(
+        status=ExceptionItem.Status.CLAIMED, claimed_by=user, claim_expires_at=now + ttl
+    )
+    item.refresh_from_db()
+    if not won:
+        if item.is_closed:
+            raise ApplicationError(f"This item is already {item.status}.", code="closed")
+        raise ApplicationError(
+            f"Already claimed by {item.claimed_by} until {item.claim_expires_at:%H:%M} UTC.",
+            code="claimed",
+        )
+    _audit(actor, "claimed", item, until=item.claim_expires_at.isoformat())  # type: ignore[union-attr]
+    return item
+
+
+def _require_workable(item: ExceptionItem, user: User) -> None:
+    if item.is_closed:
+        raise ApplicationError(f"This item is already {item.status}.", code="closed")
+    if item.claim_active() and item.claimed_by_id != user.pk:
+        raise ApplicationError(
+            f"{item.claimed_by} is working on this item until {item.claim_expires_at:%H:%M} UTC.",
+            code="claimed",
+        )
+
+
+@transaction.atomic
+def exception_release(*, actor: Actor, item: ExceptionItem) -> ExceptionItem:
+    """Give a claimed item back to the queue."""
+    user = _user(actor)
+    released = ExceptionItem.objects.filter(
+        pk=item.pk, status=ExceptionItem.Status.CLAIMED, claimed_by=user
+    ).update(status=ExceptionItem.Status.OPEN, claimed_by=None, claim_expires_at=None)
+    item.refresh_from_db()
+    if not released:
+        raise ApplicationError(
+            "Only the person who claimed an item can release it.", code="not_yours"
+        )
+    _audit(actor, "released", item)
+    return item
+
+
+def _close(item: ExceptionItem, *, user: User, status: str, resolution: str, note: str) -> None:
+    closed = ExceptionItem.objects.filter(pk=item.pk, status__in=OPEN).update(
+        status=status,
+        resolution=resolution,
+        note=note,
+        resolved_at=timezone.now(),
+        resolved_by=user,
+        claimed_by=None,
+        claim_expires_at=None,
+    )
+    if not closed:
+        raise ApplicationError("Someone closed this item a moment ago.", code="closed")
+    item.refresh_from_db()
+
+
+@transaction.atomic
+def exception_resolve(
+    *, actor: Actor, item: ExceptionItem, resolution: str, note: str = ""
+) -> ExceptionItem:
+    """Resolve with one of the kind's resolutions; its handler runs in this transaction, so a
+    failing handler leaves the item open and nothing half-done."""
+    user = _user(actor)
+    item = ExceptionItem.objects.select_for_update().get(pk=item.pk)
+    _require_workable(item, user)
+    chosen = kind_get(item.kind).resolution(resolution)
+    if chosen is None:
+        raise ApplicationError(
+            f"{resolution!r} is not a resolution of {item.kind}.", code="unknown_resolution"
+        )
+    run_handler(item, chosen, actor=actor, note=note)
+    _close(item, user=user, status=ExceptionItem.Status.RESOLVED, resolution=resolution, note=note)
+    _audit(actor, "resolved", item, resolution=resolution)
+    return item
+
+
+@transaction.atomic
+def exception_dismiss(*, actor: Actor, item: ExceptionItem, note: str) -> ExceptionItem:
+    """Close without acting: the item was a false alarm. A note says why."""
+    user = _user(actor)
+    if not note.strip():
+        raise ApplicationError("Say why the item is dismissed.", code="note_required")
+    item = ExceptionItem.objects.select_for_update().get(pk=item.pk)
+    _require_workable(item, user)
+    _close(item, user=user, status=ExceptionItem.Status.DISMISSED, resolution="", note=note)
+    _audit(actor, "dismissed", item)
+    return item
+
+
+def exception_escalate_overdue(*, actor: Actor, now: datetime | None = None) -> int:
+    """Escalate items past their due time once each: mark them, notify every member of the owner
+    group in the admin, and audit it. Rows are taken with SKIP LOCKED and marked by a conditional
+    update, so two sweeps at once escalate (and notify) each item exactly once."""
+    moment = now or timezone.now()
+    escalated = 0
+    with system_context("exception_sweep"):
+        due = list(
+            ExceptionItem.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN, escalated_at__isnull=True, due_at__lt=moment)
+            .select_related("market")[:500]
+        )
+        for item in due:
+            if not ExceptionItem.objects.filter(pk=item.pk, escalated_at__isnull=True).update(
+                escalated_at=moment
+            ):
+                continue
+            owner, _recovery = ownership_for(kind_get(item.kind), item.market)
+            members = Group.objects.filter(name=owner).values_list("user", flat=True)
+            Notification.objects.bulk_create(
+                [
+                    Notification(
+                        market=item.market,
+                        user_id=user_id,
+                        item=item,
+                        reason="overdue",
+                        message=f"Overdue: {item.summary}"[:300],
+                        created_at=moment,
+                    )
+                    for user_id in members
+                    if user_id is not None
+                ],
+                ignore_conflicts=True,
+            )
+            _audit(actor, "escalated", item, owner_group=owner)
+            escalated += 1
+    return escalated
+
+
+@transaction.atomic
+def notifications_mark_read(*, actor: Actor, ids: list[int]) -> int:
+    user = _user(actor)
+    return Notification.objects.filter(user=user, pk__in=ids, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def queue_ownership_set(
+    *, actor: Actor, kind: str, market: Market, owner_group: Group, recovery_minutes: int
+) -> QueueOwnership:
+    """Set who owns `kind` in `market` and its recovery time (new filings use it)."""
+    kind_get(kind)
+    row, _ = QueueOwnership.objects.update_or_create(
+        kind=kind,
+        market=market,
+        defaults={"owner_group": owner_group, "recovery_minutes": recovery_minutes},
+    )
+    audit_record(
+        actor=actor,
+        action="queue_ownership.set",
+        target=row,
+        market_id=market.id,
+        data={"kind": kind, "owner_group": owner_group.name, "recovery_minutes": recovery_minutes},
+    )
+    return row
