@@ -325,7 +325,9 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         context = dict(extra_context or {})
         context["notifications"] = list(
             Notification.objects.filter(
-                user_id=request.user.pk or 0, read_at__isnull=True, market_id__in=_market_ids(request)
+                user_id=request.user.pk or 0,
+                read_at__isnull=True,
+                market_id__in=_market_ids(request),
             ).select_related("item")[:20]
         )
         return super().changelist_view(request, context)
