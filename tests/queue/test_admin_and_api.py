@@ -138,3 +138,21 @@ def test_api_filters_and_validates(items, revops_user):
     assert {row["id"] for row in by_market} == {items["b"].pk, items["ab"].pk}
     assert bad.status_code == 400
     assert "status" in bad.json()["errors"]
+
+
+def test_escalation_notifications_show_on_the_queue_page_until_read(client, items, manager_a):
+    from datetime import timedelta
+
+    from leadops.queue.services import exception_escalate_overdue
+
+    exception_escalate_overdue(actor=SYSTEM, now=items["a"].due_at + timedelta(minutes=1))
+    client.force_login(manager_a)
+
+    page = client.get(QUEUE).content.decode()
+    ids = [part.split('"')[0] for part in page.split('name="id" value="')[1:]]
+    client.post("/admin/queue/exceptionitem/notifications/read/", {"id": ids})
+    after = client.get(QUEUE).content.decode()
+
+    assert f"Overdue: {items['a'].summary}" in page
+    assert len(ids) == 1
+    assert 'id="queue-notifications"' not in after
