@@ -192,8 +192,11 @@ def parse_hours(text: str) -> tuple[WeeklyInterval, ...]:
     return tuple(sorted(intervals))
 
 
+def _format_interval(interval: WeeklyInterval) -> str:
+    whole_day = interval.start == interval.end == time(0)
+    end = "24:00" if whole_day else f"{interval.end:%H:%M}"
+    return f"{WEEKDAYS[interval.weekday].title()} {interval.start:%H:%M}-{end}"
+
+
 def format_hours(intervals: tuple[WeeklyInterval, ...]) -> str:
-    return "\n".join(
-        f"{WEEKDAYS[i.weekday].title()} {i.start:%H:%M}-{'24:00' if i.end == time(0) and i.start == time(0) else f'{i.end:%H:%M}'}"
-        for i in sorted(intervals)
-    )
+    return "\n".join(_format_interval(interval) for interval in sorted(intervals))

@@ -88,6 +88,12 @@ def market_create(*, actor: Actor, code: str, name: str, timezone: str) -> Marke
         market.full_clean()
         market.save()
         _market_groups_ensure(market)
+        # Imported here: calendars import this module's neighbours, not the other way round.
+        from leadops.markets.calendars import DEFAULT_HOURS, calendar_version_create
+
+        calendar_version_create(
+            actor=actor, market=market, hours=DEFAULT_HOURS, holidays=[], note="default hours"
+        )
         audit_record(
             actor=actor,
             action="market.created",

@@ -16,6 +16,8 @@ from audit.services import audit_record
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
+from leadops.markets.business_time import add_business_minutes
+from leadops.markets.calendars import market_calendar
 from leadops.markets.models import REVOPS_GROUP, Market
 from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
 from leadops.queue.registry import ExceptionKind, kind_get, run_handler
@@ -81,6 +83,8 @@ def exception_file(
         target_type, target_id = target_ref(target)
         _owner, recovery = ownership_for(registered, market)
         now = timezone.now()
+        # Recovery runs in the market's business time (UNASSIGNED: always-open UTC).
+        due_at = add_business_minutes(market_calendar(market), now, recovery.total_seconds() / 60)
         item = ExceptionItem(
             market=market,
             second_market=second_market,
@@ -92,7 +96,7 @@ def exception_file(
             error_class=error_class,
             remediation=remediation,
             created_at=now,
-            due_at=now + recovery,
+            due_at=due_at,
         )
         item.full_clean(validate_constraints=False)
         try:
