@@ -153,19 +153,23 @@ def market_table_draft_create(*, actor: Actor, note: str) -> MarketTableVersion:
     return draft
 
 
-def _require_draft(version: MarketTableVersion) -> None:
+def _require_draft(version: MarketTableVersion) -> MarketTableVersion:
+    """The version as it is in the database now (locked), refused unless still a draft: a
+    caller's copy may predate the publish."""
+    version = MarketTableVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != MarketTableVersion.Status.DRAFT:
         raise ApplicationError(
             f"Version {version.number} is {version.status}; change a draft instead.",
             code="not_draft",
         )
+    return version
 
 
 @transaction.atomic
 def market_table_row_add(
     *, actor: Actor, version: MarketTableVersion, kind: str, key: str, country: str, market: Market
 ) -> MarketTableRow:
-    _require_draft(version)
+    version = _require_draft(version)
     row = MarketTableRow(
         version=version,
         kind=kind,
@@ -189,13 +193,13 @@ def market_table_row_add(
 
 @transaction.atomic
 def market_table_row_remove(*, actor: Actor, row: MarketTableRow) -> None:
-    _require_draft(row.version)
+    version = _require_draft(row.version)
     audit_record(
         actor=actor,
         action="market_table.row_removed",
         target=row,
         market_id=row.market_id,
-        data={"version": row.version.number, "kind": row.kind, "key": row.key},
+        data={"version": version.number, "kind": row.kind, "key": row.key},
     )
     row.delete()
 
@@ -204,8 +208,7 @@ def market_table_row_remove(*, actor: Actor, row: MarketTableRow) -> None:
 def market_table_publish(*, actor: Actor, version: MarketTableVersion) -> MarketTableVersion:
     """Publish a draft after checking every row; the previous version retires. Existing leads are
     not retagged: that is an explicit action of its own."""
-    version = MarketTableVersion.objects.select_for_update().get(pk=version.pk)
-    _require_draft(version)
+    version = _require_draft(version)
     problems = row_problems(version.rows.order_by("id"))
     if problems:
         raise ApplicationError(
