@@ -9,12 +9,41 @@ DEMO_USERS = [
     ("manager", "Max", "sales manager of DE only", False, ["Managers DE"]),
 ]
 
-# (code, name, IANA time zone)
+# (code, name, IANA time zone, holiday countries, weekly hours): four markets in three time
+# zones (DE and FR share Central European Time), one in the southern hemisphere.
 DEMO_MARKETS = [
-    ("DE", "Germany", "Europe/Berlin"),
-    ("US-EAST", "US East", "America/New_York"),
-    ("AU", "Australia", "Australia/Sydney"),
+    ("DE", "Germany", "Europe/Berlin", ["DE"], "Mon-Fri 08:00-18:00"),
+    ("FR", "France", "Europe/Paris", ["FR"], "Mon-Fri 09:00-12:30\nMon-Fri 14:00-18:00"),
+    ("US-EAST", "US East", "America/New_York", ["US-NY"], "Mon-Fri 08:00-20:00\nSat 10:00-14:00"),
+    ("AU", "Australia", "Australia/Sydney", ["AU-NSW"], "Mon-Fri 08:30-17:30"),
 ]
+DEMO_HOLIDAY_YEARS = [2026, 2027]
+
+# The published market table: (kind, key, country, market)
+DEMO_TABLE = [
+    ("country", "DE", "DE", "DE"),
+    ("country", "AT", "AT", "DE"),
+    ("country", "CH", "CH", "DE"),
+    ("postal", "97", "DE", "FR"),  # a border area handled from France, to show prefixes
+    ("country", "FR", "FR", "FR"),
+    ("country", "BE", "BE", "FR"),
+    ("region", "US-NY", "US", "US-EAST"),
+    ("region", "US-NJ", "US", "US-EAST"),
+    ("region", "US-MA", "US", "US-EAST"),
+    ("country", "AU", "AU", "AU"),
+    ("country", "NZ", "NZ", "AU"),
+    ("source", "partner-fr", "", "FR"),
+]
+
+# (market, team, [member usernames]); twelve sales reps in three teams.
+DEMO_TEAMS = [
+    ("DE", "Inbound DACH", ["lena", "jonas", "mia", "paul"]),
+    ("US-EAST", "Inbound East", ["emma", "liam", "olivia", "noah"]),
+    ("AU", "Inbound ANZ", ["chloe", "jack", "isla", "oliver"]),
+]
+# Someone works their own hours, someone is out of office next week.
+DEMO_OWN_HOURS = {"paul": "Mon-Thu 07:00-15:00", "noah": "Tue-Sat 12:00-20:00"}
+DEMO_OUT_OF_OFFICE = "olivia"
 
 DEMO_NOTES = [
     ("DE", "Trade-fair leads from Cologne arrive through the partner feed."),

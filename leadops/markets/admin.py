@@ -291,3 +291,6 @@ class LeadOpsGroupAdmin(_WithoutMarketGrantsMixin, GroupAdmin):
         )
         super().save_related(request, form, formsets, change)
         form.instance.permissions.add(*kept)
+
+
+from leadops.markets import admin_organisation  # noqa: E402, F401  (registers its pages)

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-# Far enough to cross any realistic run of holidays, near enough to stop a calendar with no
-# open time at all from looping for ever.
+# Days in a row without any open time after which a calendar counts as never open: far enough
+# to cross any realistic run of holidays, near enough to stop a closed calendar looping for ever.
 SEARCH_DAYS = 366 * 2
 
 
@@ -92,8 +92,11 @@ def open_spans(calendar: Calendar, since: datetime) -> Iterator[tuple[datetime, 
     # Start a day early: an interval that began yesterday may still be running.
     day = since.astimezone(zone).date() - timedelta(days=1)
     pending: tuple[datetime, datetime] | None = None
-    for _ in range(SEARCH_DAYS):
-        for start, end in sorted(_day_spans(calendar, day)):
+    idle_days = 0
+    while idle_days <= SEARCH_DAYS:
+        spans = sorted(_day_spans(calendar, day))
+        idle_days = 0 if spans else idle_days + 1
+        for start, end in spans:
             if end <= since:
                 continue
             start = max(start, since)
@@ -146,7 +149,7 @@ def add_business_minutes(calendar: Calendar, start: datetime, minutes: float) ->
             return span_start + remaining
         remaining -= length
     raise CalendarError(
-        f"the calendar has no open time for {SEARCH_DAYS} days after {start:%Y-%m-%d}"
+        f"the calendar has no open time for {SEARCH_DAYS} days in a row after {start:%Y-%m-%d}"
     )
 
 

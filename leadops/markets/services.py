@@ -40,6 +40,12 @@ MANAGER_PERMS = [
     "audit.view_auditevent",
     "queue.view_exceptionitem",
     "queue.change_exceptionitem",
+    "markets.view_calendarversion",
+    "markets.view_markettableversion",
+    "markets.view_markettablerow",
+    "markets.view_team",
+    "markets.view_teammember",
+    "markets.view_outofoffice",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,
@@ -54,6 +60,16 @@ REVOPS_PERMS = [
     "queue.view_queueownership",
     "queue.add_queueownership",
     "queue.change_queueownership",
+    "markets.add_calendarversion",
+    "markets.add_markettableversion",
+    "markets.change_markettableversion",
+    "markets.add_markettablerow",
+    "markets.delete_markettablerow",
+    "markets.add_team",
+    "markets.change_team",
+    "markets.add_teammember",
+    "markets.change_teammember",
+    "markets.add_outofoffice",
 ]
 
 

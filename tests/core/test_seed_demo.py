@@ -43,7 +43,7 @@ def test_seed_demo_manager_sees_only_de_and_revops_sees_all():
         codes = {m.id: m.code for m in Market.objects.all()}
         assert MarketNote.objects.count() == 4  # not duplicated by the second run
     assert {codes[i] for i in manager.market_ids} == {"DE"}
-    assert {codes[i] for i in revops.market_ids} == {"DE", "US-EAST", "AU", "UNASSIGNED"}
+    assert {codes[i] for i in revops.market_ids} == {"DE", "FR", "US-EAST", "AU", "UNASSIGNED"}
     assert revops.see_global
     assert not manager.see_global
 

@@ -28,8 +28,8 @@ def cal(zone, hours, holidays=()):
     return Calendar(timezone=zone, intervals=parse_hours(hours), holidays=frozenset(holidays))
 
 
-def local(zone, *parts):
-    return datetime(*parts, tzinfo=zone)
+def local(zone, year, month, day, hour, minute):
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 OFFICE_BERLIN = cal("Europe/Berlin", "Mon-Fri 09:00-17:00")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from leadops.core.access import system_context
 from leadops.core.actors import SystemActor
@@ -13,15 +15,22 @@ from leadops.core.services import user_ensure
 from leadops.demo import (
     DEMO_CONFLICTS,
     DEMO_FLAGS,
+    DEMO_HOLIDAY_YEARS,
     DEMO_MARKETS,
     DEMO_NOTES,
+    DEMO_OUT_OF_OFFICE,
+    DEMO_OWN_HOURS,
     DEMO_PASSWORD,
+    DEMO_TABLE,
+    DEMO_TEAMS,
     DEMO_USERS,
     demo_logins_text,
 )
 from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
+from leadops.markets.calendars import holidays_from_package
+from leadops.markets.config import FORMAT, config_import
 from leadops.markets.models import Market, MarketNote
-from leadops.markets.services import market_create, market_note_create
+from leadops.markets.services import market_note_create
 from leadops.queue.services import queue_ownership_set
 
 
@@ -39,30 +48,30 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = SystemActor("seed_demo")
-        with system_context("seed_demo"):
-            existing = set(Market.objects.values_list("code", flat=True))
-            for code, name, timezone in DEMO_MARKETS:
-                if code not in existing:
-                    market_create(actor=actor, code=code, name=name, timezone=timezone)
-            markets = {m.code: m for m in Market.objects.all()}
-            notes = []
-            for code, text in DEMO_NOTES:
-                note = MarketNote.objects.filter(market=markets[code], text=text).first()
-                notes.append(
-                    note or market_note_create(actor=actor, market=markets[code], text=text)
-                )
-            au_managers = Group.objects.get(name="Managers AU")
-            queue_ownership_set(
+        for username, first_name, _role, superuser, _groups in DEMO_USERS:
+            user_ensure(
                 actor=actor,
-                kind=NOTE_FLAGGED.key,
-                market=markets["AU"],
-                owner_group=au_managers,
-                recovery_minutes=1,
+                username=username,
+                password=DEMO_PASSWORD,
+                email=f"{username}@demo.leadops.invalid",
+                first_name=first_name,
+                is_staff=True,
+                is_superuser=superuser,
             )
-            for index, reason in DEMO_FLAGS:
-                note_flag(actor=actor, note=notes[index], reason=reason)
-            for first, second in DEMO_CONFLICTS:
-                notes_conflict_file(actor=actor, first=notes[first], second=notes[second])
+        for _market, _team, members in DEMO_TEAMS:
+            for username in members:
+                user_ensure(
+                    actor=actor,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    email=f"{username}@demo.leadops.invalid",
+                    first_name=username.title(),
+                    is_staff=False,
+                )
+        # The organisation goes in as a markets document, exactly as `markets import` would.
+        changes = config_import(actor=actor, document=demo_document())
+        with system_context("seed_demo"):
+            # Groups exist now (created with the markets): put the demo staff in theirs.
             for username, first_name, _role, superuser, groups in DEMO_USERS:
                 user_ensure(
                     actor=actor,
@@ -74,5 +83,89 @@ class Command(BaseCommand):
                     is_superuser=superuser,
                     groups=groups,
                 )
+            self._notes_and_queue(actor)
+        if options["verbosity"] > 1:
+            for change in changes:
+                self.stdout.write(change)
         if not options["quiet_logins"]:
             self.stdout.write(demo_logins_text())
+
+    def _notes_and_queue(self, actor: SystemActor) -> None:
+        markets = {m.code: m for m in Market.objects.all()}
+        notes = []
+        for code, text in DEMO_NOTES:
+            note = MarketNote.objects.filter(market=markets[code], text=text).first()
+            notes.append(note or market_note_create(actor=actor, market=markets[code], text=text))
+        queue_ownership_set(
+            actor=actor,
+            kind=NOTE_FLAGGED.key,
+            market=markets["AU"],
+            owner_group=Group.objects.get(name="Managers AU"),
+            recovery_minutes=1,
+        )
+        for index, reason in DEMO_FLAGS:
+            note_flag(actor=actor, note=notes[index], reason=reason)
+        for first, second in DEMO_CONFLICTS:
+            notes_conflict_file(actor=actor, first=notes[first], second=notes[second])
+
+
+def demo_document() -> dict[str, Any]:
+    """The demo organisation as a markets document (the format of `markets export`)."""
+    next_monday = (timezone.now() + timedelta(days=7 - timezone.now().weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    markets = []
+    for code, name, zone, countries, hours in DEMO_MARKETS:
+        teams = [
+            {
+                "name": team,
+                "members": [
+                    {
+                        "username": username,
+                        "is_active": True,
+                        "weight": 2 if index == 0 else 1,
+                        "cap_open": 40,
+                        "cap_daily": 15,
+                        "hours": DEMO_OWN_HOURS.get(username, ""),
+                        "hubspot_owner_id": f"{9000 + sum(map(ord, username))}",
+                        "salesforce_user_id": f"005DEMO{username.upper():0<8}"[:18],
+                        "slack_handle": f"@{username}",
+                        "teams_handle": f"{username}@demo.leadops.invalid",
+                        "out_of_office": [
+                            {
+                                "starts_at": next_monday.isoformat(),
+                                "ends_at": (next_monday + timedelta(days=5)).isoformat(),
+                                "note": "holiday",
+                            }
+                        ]
+                        if username == DEMO_OUT_OF_OFFICE
+                        else [],
+                    }
+                    for index, username in enumerate(members)
+                ],
+            }
+            for market, team, members in DEMO_TEAMS
+            if market == code
+        ]
+        markets.append(
+            {
+                "code": code,
+                "name": name,
+                "timezone": zone,
+                "calendar": {
+                    "hours": hours,
+                    "holidays": holidays_from_package(countries, DEMO_HOLIDAY_YEARS),
+                    "holiday_source": ", ".join(countries),
+                },
+                "teams": teams,
+            }
+        )
+    rows = [
+        {"kind": kind, "key": key, "country": country, "market": market}
+        for kind, key, country, market in DEMO_TABLE
+    ]
+    return {
+        "format": FORMAT,
+        "markets": markets,
+        "market_table": {"note": "Demo table: DACH, France, US East, ANZ", "rows": rows},
+    }

@@ -1,0 +1,356 @@
+"""Admin for business calendars, the market table and teams. RevOps edits; managers read their
+own markets. Every save goes through a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from leadops.core.errors import ApplicationError
+from leadops.markets import calendars, market_table, teams
+from leadops.markets.business_time import CalendarError, open_spans, parse_hours
+from leadops.markets.models import (
+    CalendarVersion,
+    Market,
+    MarketTableRow,
+    MarketTableVersion,
+    OutOfOffice,
+    Team,
+    TeamMember,
+)
+from leadops.markets.services import is_revops
+
+
+def _ids(request: HttpRequest) -> frozenset[int]:
+    return request.market_access.market_ids  # type: ignore[attr-defined]
+
+
+class RevOpsEditsMixin:
+    """Managers read, RevOps (and superusers) write; nobody deletes history."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_revops(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_revops(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CalendarForm(forms.ModelForm[CalendarVersion]):
+    holidays_text = forms.CharField(
+        label="Holidays",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="One per line: 2026-12-25 Christmas Day",
+    )
+    seed_countries = forms.CharField(
+        required=False,
+        help_text="Add holidays from the holidays package, e.g. DE or AU-NSW, FR (comma-separated)",
+    )
+    seed_years = forms.CharField(required=False, help_text="e.g. 2026, 2027")
+
+    class Meta:
+        model = CalendarVersion
+        fields = ["market", "hours", "note"]
+        widgets = {"hours": forms.Textarea(attrs={"rows": 6})}
+
+    def clean_hours(self) -> str:
+        try:
+            parse_hours(self.cleaned_data["hours"])
+        except CalendarError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return str(self.cleaned_data["hours"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            rows = calendars.parse_holidays(data.get("holidays_text", ""))
+            countries = [c for c in data.get("seed_countries", "").replace(" ", "").split(",") if c]
+            if countries:
+                years = [
+                    int(y) for y in data.get("seed_years", "").replace(" ", "").split(",") if y
+                ]
+                if not years:
+                    raise CalendarError("give the years to seed holidays for")
+                seeded = calendars.holidays_from_package(countries, years)
+                known = {day for day, _ in rows}
+                rows += [row for row in seeded if row[0] not in known]
+        except (CalendarError, ValueError) as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        data["holiday_rows"] = sorted(rows)
+        return data
+
+
+@admin.register(CalendarVersion)
+class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
+    form = CalendarForm
+    list_display = ["market", "version", "timezone", "note", "created_by", "created_at"]
+    list_filter = ["market"]
+    list_select_related = ["market"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CalendarVersion]:
+        return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # versions are immutable: add a new one
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["market", "hours", "holidays_text", "seed_countries", "seed_years", "note"]
+        return ["market", "version", "timezone", "hours", "holiday_list", "next_open", "note"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "market":
+            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        market = Market.objects.filter(
+            pk=request.GET.get("market") or 0, id__in=_ids(request)
+        ).first()
+        current = calendars.calendar_version_current(market) if market else None
+        initial["hours"] = current.hours if current else calendars.DEFAULT_HOURS
+        if current:
+            initial["holidays_text"] = calendars.format_holidays(current.holidays)
+        return initial
+
+    @admin.display(description="holidays")
+    def holiday_list(self, obj: CalendarVersion) -> str:
+        return calendars.format_holidays(obj.holidays) or "—"
+
+    @admin.display(description="next open intervals (market time)")
+    def next_open(self, obj: CalendarVersion) -> str:
+        zone = calendars.calendar_of(obj).zone
+        spans = []
+        for start, end in open_spans(calendars.calendar_of(obj), timezone.now()):
+            spans.append(
+                (
+                    f"{start.astimezone(zone):%a %Y-%m-%d %H:%M}",
+                    f"{end.astimezone(zone):%a %H:%M %Z}",
+                )
+            )
+            if len(spans) == 8:
+                break
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} → {}</li>", spans))
+
+    def save_model(
+        self, request: HttpRequest, obj: CalendarVersion, form: Any, change: bool
+    ) -> None:
+        version = calendars.calendar_version_create(
+            actor=request.user,
+            market=obj.market,
+            hours=obj.hours,
+            holidays=form.cleaned_data["holiday_rows"],
+            note=obj.note,
+            holiday_source=form.cleaned_data.get("seed_countries", ""),
+        )
+        obj.pk = version.pk
+
+
+class MarketTableRowInline(admin.TabularInline[MarketTableRow, MarketTableVersion]):
+    model = MarketTableRow
+    fields = ["kind", "key", "country", "market"]
+    extra = 1
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MarketTableRow]:
+        return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+    def _draft(self, obj: MarketTableVersion | None) -> bool:
+        return obj is not None and obj.status == MarketTableVersion.Status.DRAFT
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_revops(request.user) and self._draft(obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # remove and add instead: each row change is its own audited step
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_revops(request.user) and self._draft(obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "market":
+            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(MarketTableVersion)
+class MarketTableVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[MarketTableVersion]):
+    list_display = ["number", "status", "note", "created_by", "published_at"]
+    inlines = [MarketTableRowInline]
+    change_form_template = "admin/markets/markettableversion/change_form.html"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (
+            ["note"] if obj is None else ["number", "status", "note", "created_by", "published_at"]
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(
+        self, request: HttpRequest, obj: MarketTableVersion, form: Any, change: bool
+    ) -> None:
+        if not change:
+            draft = market_table.market_table_draft_create(actor=request.user, note=obj.note)
+            obj.pk = draft.pk
+            obj.number = draft.number
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        version = form.instance
+        try:
+            for row in formset.deleted_objects:
+                market_table.market_table_row_remove(actor=request.user, row=row)
+            for row_form in formset.forms:
+                if row_form in formset.deleted_forms or not row_form.has_changed():
+                    continue
+                if row_form.instance.pk is None:
+                    data = row_form.cleaned_data
+                    market_table.market_table_row_add(
+                        actor=request.user,
+                        version=version,
+                        kind=data["kind"],
+                        key=data["key"],
+                        country=data.get("country", ""),
+                        market=data["market"],
+                    )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+
+    def get_urls(self) -> list[URLPattern]:
+        publish = path(
+            "<int:version_id>/publish/",
+            self.admin_site.admin_view(self.publish_view),
+            name="markets_markettableversion_publish",
+        )
+        return [publish, *super().get_urls()]
+
+    def publish_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        back = reverse("admin:markets_markettableversion_change", args=[version_id])
+        if request.method != "POST" or not is_revops(request.user):
+            return HttpResponseRedirect(back)
+        version = MarketTableVersion.objects.get(pk=version_id)
+        try:
+            market_table.market_table_publish(actor=request.user, version=version)
+        except ApplicationError as exc:
+            for problem in exc.extra.get("problems", [exc.message]):
+                messages.error(request, problem)
+        else:
+            messages.success(request, f"Version {version.number} is published.")
+        return HttpResponseRedirect(back)
+
+
+class TeamMemberInline(admin.TabularInline[TeamMember, Team]):
+    model = TeamMember
+    fields = [
+        "user",
+        "is_active",
+        "weight",
+        "cap_open",
+        "cap_daily",
+        "hours",
+        "hubspot_owner_id",
+        "salesforce_user_id",
+        "slack_handle",
+        "teams_handle",
+    ]
+    extra = 0
+    autocomplete_fields = ["user"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: routing history names members
+
+
+@admin.register(Team)
+class TeamAdmin(RevOpsEditsMixin, admin.ModelAdmin[Team]):
+    list_display = ["name", "market", "member_count"]
+    list_filter = ["market"]
+    inlines = [TeamMemberInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(market_id__in=_ids(request))
+            .select_related("market")
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "market":
+            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="members")
+    def member_count(self, obj: Team) -> int:
+        return obj.members.count()
+
+    def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
+        if change:
+            return  # a team's market and name are fixed once created
+        team = teams.team_ensure(actor=request.user, market=obj.market, name=obj.name)
+        obj.pk = team.pk
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for member_form in formset.forms:
+            if not member_form.has_changed():
+                continue
+            data = dict(member_form.cleaned_data)
+            user = data.pop("user")
+            fields = {key: data[key] for key in teams.MEMBER_FIELDS if key in data}
+            try:
+                teams.team_member_set(actor=request.user, team=form.instance, user=user, **fields)
+            except (ApplicationError, CalendarError) as exc:
+                messages.error(request, f"{user}: {exc}")
+
+
+@admin.register(OutOfOffice)
+class OutOfOfficeAdmin(RevOpsEditsMixin, admin.ModelAdmin[OutOfOffice]):
+    list_display = ["member_name", "market", "starts_at", "ends_at", "note"]
+    list_filter = ["market"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutOfOffice]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(market_id__in=_ids(request))
+            .select_related("member__user", "market")
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["member", "starts_at", "ends_at", "note"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and is_revops(request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "member":
+            kwargs["queryset"] = TeamMember.objects.filter(
+                market_id__in=_ids(request)
+            ).select_related("user", "team")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="member")
+    def member_name(self, obj: OutOfOffice) -> str:
+        return f"{obj.member.user} ({obj.member.team})"
+
+    def save_model(self, request: HttpRequest, obj: OutOfOffice, form: Any, change: bool) -> None:
+        absence = teams.out_of_office_add(
+            actor=request.user,
+            member=obj.member,
+            starts_at=obj.starts_at,
+            ends_at=obj.ends_at,
+            note=obj.note,
+        )
+        obj.pk = absence.pk
