@@ -1,0 +1,103 @@
+import pytest
+
+from leadops.core.access import market_context
+from leadops.markets.market_table import market_table_draft_create, market_table_row_add
+from leadops.markets.teams import team_ensure, team_member_set
+from tests.factories import UserFactory
+from tests.fixtures import SYSTEM
+
+pytestmark = pytest.mark.django_db
+
+PAGES = {
+    "calendars": "/admin/markets/calendarversion/",
+    "tables": "/admin/markets/markettableversion/",
+    "teams": "/admin/markets/team/",
+    "absences": "/admin/markets/outofoffice/",
+}
+
+
+@pytest.fixture
+def organisation(market_a, market_b):
+    with market_context(market_ids=[market_a.id, market_b.id]):
+        for market, name in [(market_a, "Team Alpha"), (market_b, "Team Bravo")]:
+            team = team_ensure(actor=SYSTEM, market=market, name=name)
+            team_member_set(actor=SYSTEM, team=team, user=UserFactory.create(), weight=1)
+        draft = market_table_draft_create(actor=SYSTEM, note="draft one")
+        market_table_row_add(
+            actor=SYSTEM, version=draft, kind="country", key="DE", country="DE", market=market_a
+        )
+    return draft
+
+
+def _login(client, request, who):
+    if who == "anonymous":
+        return
+    users = {
+        "staff_no_market": lambda: UserFactory.create(is_staff=True),
+        "manager_a": lambda: request.getfixturevalue("manager_a"),
+        "revops": lambda: request.getfixturevalue("revops_user"),
+        "superuser": lambda: UserFactory.create(is_staff=True, is_superuser=True),
+    }
+    client.force_login(users[who]())
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "sees_b", "can_add"),
+    [
+        ("anonymous", 302, False, False),
+        ("staff_no_market", 403, False, False),
+        ("manager_a", 200, False, False),
+        ("revops", 200, True, True),
+        ("superuser", 200, True, True),
+    ],
+)
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_organisation_pages_permission_matrix(
+    client, request, organisation, page, who, status, sees_b, can_add
+):
+    _login(client, request, who)
+
+    response = client.get(PAGES[page])
+    html = response.content.decode()
+
+    assert response.status_code == status
+    if page == "teams" and status == 200:
+        assert "Team Alpha" in html
+        assert ("Team Bravo" in html) is sees_b
+    if status == 200:
+        assert (f'href="{PAGES[page]}add/"' in html) is can_add
+
+
+def test_calendar_page_shows_the_next_open_intervals(client, revops_user, market_a):
+    client.force_login(revops_user)
+    from leadops.markets.calendars import calendar_version_current
+
+    with market_context(market_ids=[market_a.id]):
+        version = calendar_version_current(market_a)
+
+    html = client.get(f"/admin/markets/calendarversion/{version.pk}/change/").content.decode()
+
+    assert "next open intervals" in html.lower()
+    assert html.count("<li>") >= 8
+    assert "09:00" in html
+
+
+def test_revops_publishes_a_draft_from_its_page(client, revops_user, organisation):
+    client.force_login(revops_user)
+
+    response = client.post(
+        f"/admin/markets/markettableversion/{organisation.pk}/publish/", follow=True
+    )
+
+    organisation.refresh_from_db()
+    assert organisation.status == "published"
+    assert "is published" in response.content.decode()
+
+
+def test_manager_cannot_publish(client, manager_a, organisation):
+    client.force_login(manager_a)
+
+    client.post(f"/admin/markets/markettableversion/{organisation.pk}/publish/")
+
+    organisation.refresh_from_db()
+    assert organisation.status == "draft"
