@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -106,7 +107,7 @@ class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["market", "hours", "holidays_text", "seed_countries", "seed_years", "note"]
-        return ["market", "version", "timezone", "hours", "holiday_list", "next_open", "note"]
+        return ["market", "version", "timezone", "hours", "next_open", "holiday_list", "note"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [] if obj is None else self.get_fields(request, obj)
@@ -268,6 +269,15 @@ class TeamMemberInline(admin.TabularInline[TeamMember, Team]):
     ]
     extra = 0
     autocomplete_fields = ["user"]
+    # Ten columns must fit a laptop screen.
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 22})},
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
+        models.PositiveIntegerField: {"widget": forms.NumberInput(attrs={"style": "width: 4em"})},
+        models.PositiveSmallIntegerField: {
+            "widget": forms.NumberInput(attrs={"style": "width: 3em"})
+        },
+    }
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: routing history names members
@@ -291,6 +301,9 @@ class TeamAdmin(RevOpsEditsMixin, admin.ModelAdmin[Team]):
         if db_field.name == "market":
             kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["market", "name"] if obj else []
 
     @admin.display(description="members")
     def member_count(self, obj: Team) -> int:

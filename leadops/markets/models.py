@@ -136,7 +136,7 @@ class CalendarVersion(MarketScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.market_id} calendar v{self.version}"
+        return f"{self.market} calendar v{self.version}"
 
 
 class MarketTableVersion(models.Model):
@@ -198,7 +198,7 @@ class MarketTableRow(MarketScopedModel):
 
     def __str__(self) -> str:
         where = f" ({self.country})" if self.country and self.kind != "country" else ""
-        return f"{self.get_kind_display()} {self.key}{where} → {self.market_id}"
+        return f"{self.get_kind_display()} {self.key}{where} → {self.market}"
 
 
 class Team(MarketScopedModel):
@@ -234,7 +234,7 @@ class TeamMember(MarketScopedModel):
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
 
     def __str__(self) -> str:
-        return f"member #{self.pk}"
+        return f"{self.user} in {self.team}"
 
 
 class OutOfOffice(MarketScopedModel):

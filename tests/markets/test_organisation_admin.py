@@ -74,6 +74,7 @@ def test_calendar_page_shows_the_next_open_intervals(client, revops_user, market
 
     with market_context(market_ids=[market_a.id]):
         version = calendar_version_current(market_a)
+    assert version is not None
 
     html = client.get(f"/admin/markets/calendarversion/{version.pk}/change/").content.decode()
 
