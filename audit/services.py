@@ -224,3 +224,98 @@ def subject_erase(*, actor: Actor, identity: str) -> ErasureReport:
             data={"erasers": sorted(scrubbed), "key_deleted": bool(deleted)},
         )
     return ErasureReport(key_deleted=bool(deleted), scrubbed=scrubbed)
+
+
+# --- many at once (the set-based intake path) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event for `audit_record_many`; the fields mean what `audit_record`'s arguments mean."""
+
+    action: str
+    target: tuple[str, str] | None = None
+    market_id: int | None = None
+    data: dict[str, Any] | None = None
+    personal: dict[str, str] | None = None
+
+
+def commitments_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Commitments for many (field, value) pairs in two statements, whatever their number."""
+    identities = sorted({f"{field}:{value}" for field, value in pairs})
+    if not identities:
+        return {}
+    refs = [subject_ref(identity) for identity in identities]
+    with connection.cursor() as cursor:
+        # Keys come from Python's CSPRNG; PostgreSQL's random() is not one.
+        cursor.execute(
+            "INSERT INTO audit_subject_key (subject_ref, key)"
+            " SELECT * FROM unnest(%s::varchar[], %s::bytea[])"
+            " ON CONFLICT (subject_ref) DO NOTHING",
+            [refs, [secrets.token_bytes(32) for _ in refs]],
+        )
+        cursor.execute(
+            "SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = ANY(%s)", [refs]
+        )
+        keys = {ref: bytes(key) for ref, key in cursor.fetchall()}
+    result = {}
+    for identity, ref in zip(identities, refs, strict=True):
+        field, _, value = identity.partition(":")
+        result[(field, value)] = hmac.new(keys[ref], identity.encode(), hashlib.sha256).hexdigest()
+    return result
+
+
+def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
+    """Append many events with one INSERT (plus two statements for commitments, if any)."""
+    if not entries:
+        return 0
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction("audit_record_many must run inside the change's transaction")
+    now = timezone.now()
+    who = actor_ref(actor)
+    origin = origin_current()
+    committed = commitments_many(
+        [(field, value) for entry in entries for field, value in (entry.personal or {}).items()]
+    )
+    columns: list[list[Any]] = [[] for _ in range(6)]
+    for entry in entries:
+        target = {"type": entry.target[0], "id": entry.target[1]} if entry.target else None
+        body = canonicalize(
+            {
+                "v": BODY_VERSION,
+                "action": entry.action,
+                "at": _timestamp(now),
+                "actor": {"kind": who.kind, "id": who.id, "label": who.label},
+                "origin": origin,
+                "market": entry.market_id,
+                "target": target,
+                "data": entry.data or {},
+                "personal": {
+                    field: committed[(field, value)]
+                    for field, value in (entry.personal or {}).items()
+                },
+            }
+        )
+        for column, value in zip(
+            columns,
+            [
+                entry.action,
+                target["type"] if target else "",
+                target["id"] if target else "",
+                entry.market_id,
+                body,
+                hashlib.sha256(body).digest(),
+            ],
+            strict=True,
+        ):
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
+            " action, target_type, target_id, market_id, body, entry_hash)"
+            " SELECT %s, %s, %s, %s, %s, a, tt, ti, m, b, h"
+            " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],"
+            "             %s::bytea[], %s::bytea[]) AS v(a, tt, ti, m, b, h)",
+            [now, who.kind, who.id, who.label, origin, *columns],
+        )
+    return len(entries)

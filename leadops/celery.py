@@ -22,6 +22,11 @@ app.conf.beat_schedule = {
     "core-heartbeat": {"task": "leadops.core.tasks.heartbeat", "schedule": 60.0},
     # Every minute ("* * * * *"): escalate exception-queue items past their recovery time.
     "queue-sweep": {"task": "leadops.queue.tasks.sweep", "schedule": 60.0},
+    # Hourly ("0 * * * *"): forget idempotent responses older than 72 hours.
+    "leads-idempotency-purge": {
+        "task": "leadops.leads.tasks.idempotency_purge",
+        "schedule": 3600.0,
+    },
     # Every AUDIT_CHECKPOINT_MINUTES (default 5): sign the audit chain head. What was appended
     # after the newest checkpoint kept outside the database could be cut off unnoticed, so
     # this interval is the exposure window.

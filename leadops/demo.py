@@ -52,6 +52,13 @@ DEMO_NOTES = [
     ("AU", "Summer holidays: expect slower responses in January."),
 ]
 
+# (slug, name, kind, default phone region)
+DEMO_SOURCES = [
+    ("web", "Website forms", "web_form", ""),
+    ("partner-fr", "French reseller feed", "partner_api", "FR"),
+    ("events", "Trade-fair scanner", "csv", "DE"),
+]
+
 # (index into DEMO_NOTES, reason) flagged for review; AU's recovery time is one minute, so beat
 # escalates it soon after `make run` starts and its managers get a notification.
 DEMO_FLAGS = [

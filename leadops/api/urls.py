@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadops.api.audit import AuditVerifyApi
 from leadops.api.exceptions import ExceptionDetailApi, ExceptionListApi
+from leadops.api.leads import LeadDetailApi, LeadsApi
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 
 app_name = "api"
@@ -16,5 +17,7 @@ urlpatterns = [
     path("v1/market-notes", MarketNoteListApi.as_view(), name="market-note-list"),
     path("v1/audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
     path("v1/exceptions", ExceptionListApi.as_view(), name="exception-list"),
+    path("v1/leads", LeadsApi.as_view(), name="leads"),
+    path("v1/leads/<int:lead_id>", LeadDetailApi.as_view(), name="lead-detail"),
     path("v1/exceptions/<int:item_id>", ExceptionDetailApi.as_view(), name="exception-detail"),
 ]

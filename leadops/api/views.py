@@ -29,8 +29,14 @@ class ScopedAPIView(APIView):
             self._context_stack = stack
             return super().dispatch(request, *args, **kwargs)
 
+    # Methods that manage their own transactions (ingest: the idempotency claim must commit
+    # before the work starts); they still authenticate and throttle, but get no context here.
+    unscoped_methods: tuple[str, ...] = ()
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        if request.method in self.unscoped_methods:
+            return
         principal = request.auth if isinstance(request.auth, ApiClient) else request.user
         self.access = market_access_for(principal)
         self._context_stack.enter_context(

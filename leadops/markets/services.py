@@ -46,6 +46,8 @@ MANAGER_PERMS = [
     "markets.view_team",
     "markets.view_teammember",
     "markets.view_outofoffice",
+    "leads.view_lead",
+    "leads.view_submission",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,
@@ -70,6 +72,9 @@ REVOPS_PERMS = [
     "markets.add_teammember",
     "markets.change_teammember",
     "markets.add_outofoffice",
+    "leads.view_source",
+    "leads.add_source",
+    "leads.change_source",
 ]
 
 

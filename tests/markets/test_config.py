@@ -22,6 +22,9 @@ USERNAMES = ["ana", "ben"]
 
 
 def _build_organisation():
+    from leadops.leads.sources import source_ensure
+
+    source_ensure(actor=SYSTEM, slug="web", name="Web")
     for username in USERNAMES:
         UserFactory.create(username=username)
     with system_context("tests"):
@@ -76,6 +79,9 @@ def test_export_import_into_an_empty_database_export_is_byte_identical():
     # when the database is emptied (only the rows every database has come back) and the file
     # is imported after the people are created again
     call_command("flush", "--noinput", database="owner", verbosity=0)
+    from leadops.leads.sources import source_ensure
+
+    source_ensure(actor=SYSTEM, slug="web", name="Web")
     for username in USERNAMES:
         UserFactory.create(username=username)
     config_import(actor=SYSTEM, document=json.loads(first))

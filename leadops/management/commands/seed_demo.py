@@ -21,12 +21,14 @@ from leadops.demo import (
     DEMO_OUT_OF_OFFICE,
     DEMO_OWN_HOURS,
     DEMO_PASSWORD,
+    DEMO_SOURCES,
     DEMO_TABLE,
     DEMO_TEAMS,
     DEMO_USERS,
     demo_logins_text,
 )
 from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
+from leadops.leads.sources import source_ensure
 from leadops.markets.calendars import holidays_from_package
 from leadops.markets.config import FORMAT, config_import
 from leadops.markets.models import Market, MarketNote
@@ -68,6 +70,8 @@ class Command(BaseCommand):
                     first_name=username.title(),
                     is_staff=False,
                 )
+        for slug, name, kind, region in DEMO_SOURCES:
+            source_ensure(actor=actor, slug=slug, name=name, kind=kind, default_region=region)
         # The organisation goes in as a markets document, exactly as `markets import` would.
         changes = config_import(actor=actor, document=demo_document())
         with system_context("seed_demo"):

@@ -1,0 +1,159 @@
+"""Leads in the admin: a manager's markets only; search by exact normalized email, phone or
+domain (an index lookup that RLS does not defeat); no full COUNT(*) on the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from leadops.core.admin import ReadOnlyAdminMixin
+from leadops.leads import normalize
+from leadops.leads.models import Activity, Lead, Source, SourceTouch, Submission
+from leadops.leads.sources import source_ensure
+
+
+def _ids(request: HttpRequest) -> frozenset[int]:
+    access = getattr(request, "market_access", None)
+    return access.market_ids if access is not None else frozenset()
+
+
+def lead_search_terms(term: str) -> dict[str, str]:
+    """The normalized columns a search term can equal: never a LIKE or lower() scan."""
+    term = term.strip()
+    if "@" in term:
+        return {"email_norm": normalize.normalize_email(term).value}
+    phone = normalize.normalize_phone(term, region=None)
+    if phone.value:
+        return {"phone_e164": phone.value}
+    return {"company_domain": normalize.company_domain(website=term, email=None)}
+
+
+class TouchInline(ReadOnlyAdminMixin, admin.TabularInline[SourceTouch, Lead]):
+    model = SourceTouch
+    fields = readonly_fields = (
+        "occurred_at",
+        "source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "alternates",
+    )
+    extra = 0
+
+
+class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline[Activity, Lead]):
+    model = Activity
+    fields = readonly_fields = ("occurred_at", "kind", "note", "actor")
+    extra = 0
+
+
+class SubmissionInline(ReadOnlyAdminMixin, admin.TabularInline[Submission, Lead]):
+    model = Submission
+    fields = readonly_fields = ("received_at", "source", "outcome", "reason", "trace")
+    extra = 0
+
+
+@admin.register(Lead)
+class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
+    list_display = [
+        "id",
+        "first_name",
+        "last_name",
+        "company",
+        "market",
+        "status",
+        "score",
+        "updated_at",
+    ]
+    list_filter = ["status", "market"]
+    list_select_related = ["market"]
+    search_fields = ["email_norm"]  # replaced by get_search_results: exact, normalized
+    search_help_text = "An exact email, phone or company domain."
+    show_full_result_count = False
+    inlines = [TouchInline, ActivityInline, SubmissionInline]
+    readonly_fields = (
+        "market",
+        "status",
+        "score",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "phone_e164",
+        "phone_flag",
+        "company",
+        "company_domain",
+        "title",
+        "country",
+        "region",
+        "postal_code",
+        "market_table_version",
+        "market_row_id",
+        "first_source",
+        "owner",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
+        return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
+    ) -> tuple[QuerySet[Lead], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(**lead_search_terms(search_term)), False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
+    list_display = ["id", "received_at", "source", "outcome", "reason", "market", "lead_id"]
+    list_filter = ["outcome", "source"]
+    list_select_related = ["market", "source"]
+    show_full_result_count = False
+    readonly_fields = (
+        "received_at",
+        "source",
+        "client",
+        "external_id",
+        "idempotency_key",
+        "outcome",
+        "reason",
+        "errors",
+        "trace",
+        "payload",
+        "normalizer_version",
+        "lead",
+        "market",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
+        return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin[Source]):
+    list_display = ["slug", "name", "kind", "default_region", "is_active"]
+    actions = None
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["slug"] if obj else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
+        saved = source_ensure(
+            actor=request.user,
+            slug=obj.slug,
+            name=obj.name,
+            kind=obj.kind,
+            default_region=obj.default_region,
+        )
+        obj.pk = saved.pk

@@ -1,0 +1,247 @@
+"""Sources, submissions, the canonical lead, its identities, touches and activities."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from leadops.core.models import MarketScopedModel
+
+
+class Source(models.Model):
+    """An inbound channel (global; RevOps edits it). Its mapping turns any payload into lead
+    fields; `default_region` is the phone region when a lead gives no country."""
+
+    class Kind(models.TextChoices):
+        WEB_FORM = "web_form", "Web form"
+        PARTNER_API = "partner_api", "Partner API"
+        CSV = "csv", "CSV list"
+        HUBSPOT = "hubspot", "HubSpot"
+        SALESFORCE = "salesforce", "Salesforce"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PARTNER_API)
+    default_region = models.CharField(max_length=2, blank=True, help_text="ISO alpha-2, e.g. DE")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Lead(MarketScopedModel):  # type: ignore[django-manager-missing]  # related managers of a from_queryset manager
+    """The canonical lead. Personal data lives in its fields, never in `__str__` or logs."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held (quarantined)"
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        WORKING = "working", "Working"
+        QUALIFIED = "qualified", "Qualified"
+        CONVERTED = "converted", "Converted"
+        DISQUALIFIED = "disqualified", "Disqualified"
+        RECYCLED = "recycled", "Recycled"
+
+    email = models.CharField(max_length=254, blank=True)
+    email_norm = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    phone_e164 = models.CharField(max_length=20, blank=True)
+    phone_flag = models.CharField(max_length=120, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    company_domain = models.CharField(max_length=253, blank=True)
+    title = models.CharField(max_length=150, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=10, blank=True)
+    postal_code = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    score = models.IntegerField(default=0)
+    market_table_version = models.PositiveIntegerField(null=True, blank=True)
+    market_row_id = models.BigIntegerField(null=True, blank=True)
+    first_source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta(MarketScopedModel.Meta):
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            # The exact dedupe tier: one lead per normalized email in a market.
+            models.UniqueConstraint(
+                fields=["market", "email_norm"],
+                condition=~models.Q(email_norm=""),
+                name="lead_one_per_email_in_market",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "held",
+                        "new",
+                        "assigned",
+                        "working",
+                        "qualified",
+                        "converted",
+                        "disqualified",
+                        "recycled",
+                    ]
+                ),
+                name="lead_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["market", "updated_at", "id"], name="lead_market_updated"),
+            models.Index(fields=["updated_at", "id"], name="lead_updated_keyset"),
+            models.Index(fields=["email_norm"], name="lead_email_norm"),
+            models.Index(fields=["phone_e164"], name="lead_phone"),
+            models.Index(fields=["company_domain"], name="lead_company_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lead #{self.pk}"
+
+
+class LeadExternalId(MarketScopedModel):
+    """A source's own id for a lead: the second exact dedupe key (unique per source)."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(max_length=128)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="external_ids")
+
+    class Meta(MarketScopedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="lead_external_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.external_id}"
+
+
+class Submission(MarketScopedModel):
+    """The raw envelope of one submission, as received, and what became of it. Immutable."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created"
+        MERGED = "merged", "Merged"
+        REVIEW = "review", "Review"
+        QUARANTINED = "quarantined", "Quarantined"
+        REJECTED = "rejected", "Rejected"
+
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    external_id = models.CharField(max_length=128, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    client = models.CharField(max_length=150, blank=True, help_text="who sent it")
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    normalizer_version = models.CharField(max_length=20)
+    mapping_version = models.PositiveIntegerField(null=True, blank=True)
+    trace = models.JSONField(default=dict, help_text="field → [raw, normalized, problem]")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    errors = models.JSONField(default=dict, blank=True)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+
+    class Meta(MarketScopedModel.Meta):
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Submission #{self.pk} ({self.outcome})"
+
+
+class SourceTouch(MarketScopedModel):
+    """Attribution: one per submission attached to a lead. Values that differ from the lead's
+    stay here as alternates; a merge never overwrites the lead."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="touch")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    campaign = models.CharField(max_length=200, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    alternates = models.JSONField(default=dict, blank=True)
+
+    class Meta(MarketScopedModel.Meta):
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"touch #{self.pk}"
+
+
+class Activity(MarketScopedModel):
+    """Something done with the lead (call, email, meeting, note, status change)."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+        STATUS = "status", "Status change"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    external_id = models.CharField(max_length=128, blank=True)
+    note = models.TextField(blank=True)
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(MarketScopedModel.Meta):
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="activity_external_id_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key: claimed before the work in its own short transaction, then
+    completed with the response, which a replay returns byte for byte. Kept 72 hours."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    client = models.CharField(max_length=80)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_unique")
+        ]
+        indexes = [models.Index(fields=["claimed_at"], name="idempotency_claimed_at")]
+
+    def __str__(self) -> str:
+        return f"{self.client}/{self.key[:12]}"
