@@ -43,9 +43,11 @@ def test_the_same_new_identity_twice_in_one_call_makes_one_lead(table, web):
     results = leads_ingest(items=[_item(web, 7), _item(web, 7, title="CTO")], actor=SYSTEM)
 
     assert [r.outcome for r in results] == ["created", "merged"]
-    assert results[0].lead_id == results[1].lead_id
+    lead_id = results[0].lead_id
+    assert lead_id is not None
+    assert lead_id == results[1].lead_id
     with system_context("tests"):
-        assert Lead.objects.get(pk=results[0].lead_id).title == "CTO"
+        assert Lead.objects.get(pk=lead_id).title == "CTO"
 
 
 @pytest.mark.django_db(transaction=True)
