@@ -20,44 +20,10 @@ import time
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg import sql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def _bench_database() -> str:
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        sys.exit("DATABASE_URL is unset: run through `make bench`.")
-    info = psycopg.conninfo.conninfo_to_dict(admin_url)
-    name = f"{info.get('dbname') or 'postgres'}_bench"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo("", **info)
-
-
-def _django(bench_conninfo: str) -> None:
-    info = psycopg.conninfo.conninfo_to_dict(bench_conninfo)
-    host = str(info.get("host") or "")
-    user = info.get("user") or ""
-    port = f":{info['port']}" if info.get("port") else ""
-    url = f"postgresql://{user}@{'' if host.startswith('/') else host}{port}/{info['dbname']}"
-    if host.startswith("/"):
-        url += f"?host={host}"
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadops.settings.base")
-    os.environ.setdefault("LEADOPS_LOCAL_SECRETS", "true")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("db_bootstrap", verbosity=0)
-    call_command("migrate", verbosity=0)
+from common import bench_database, django_on
 
 
 def _body(i: int) -> bytes:
@@ -176,8 +142,8 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=16)
     args = parser.parse_args()
 
-    bench = _bench_database()
-    _django(bench)
+    bench = bench_database()
+    django_on(bench)
     from django.db import connection
 
     from audit.verification import audit_verify_run

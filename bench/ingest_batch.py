@@ -1,0 +1,204 @@
+"""Ingestion benchmark: `leads_ingest` with 1,000-item calls, no HTTP, with an empty table and
+with many existing leads, beside COPY and executemany rows/s measured in the same run.
+
+Workload (see bench/README.md): one process, one connection; the bench database set up like
+production (runtime role, RLS on); 4 markets with a 5-row market table; each item a realistic
+lead (email, phone, names, company, website, country, postal code, UTMs) with a unique email
+(all `created`), 10% of them repeating an earlier email (`merged`). Per lead: normalization,
+tagging, dedupe lookup, submission + lead + touch + history + one audit event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+import psycopg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import bench_database, django_on
+from raw_limits import bench_copy, bench_executemany
+
+COUNTRIES = [("DE", "10115"), ("FR", "75001"), ("US", "10001"), ("AU", "2000"), ("DE", "80331")]
+
+
+def setup_org() -> None:
+    from leadops.core.access import system_context
+    from leadops.core.actors import SystemActor
+    from leadops.leads.sources import source_ensure
+    from leadops.markets import market_table
+    from leadops.markets.models import Market
+    from leadops.markets.services import market_create
+
+    actor = SystemActor("bench")
+    source_ensure(actor=actor, slug="bench", name="Bench feed")
+    with system_context("bench"):
+        markets = {m.code: m for m in Market.objects.all()}
+        for code, zone in [
+            ("DE", "Europe/Berlin"),
+            ("FR", "Europe/Paris"),
+            ("US", "America/New_York"),
+            ("AU", "Australia/Sydney"),
+        ]:
+            if code not in markets:
+                markets[code] = market_create(actor=actor, code=code, name=code, timezone=zone)
+        if market_table.market_table_published() is None:
+            draft = market_table.market_table_draft_create(actor=actor, note="bench")
+            for code in ["DE", "FR", "US", "AU"]:
+                market_table.market_table_row_add(
+                    actor=actor,
+                    version=draft,
+                    kind="country",
+                    key=code,
+                    country=code,
+                    market=markets[code],
+                )
+            market_table.market_table_row_add(
+                actor=actor,
+                version=draft,
+                kind="postal",
+                key="8",
+                country="DE",
+                market=markets["FR"],
+            )
+            market_table.market_table_publish(actor=actor, version=draft)
+
+
+def items(start: int, count: int, run: str) -> list:
+    from leadops.leads.ingest import IngestItem
+    from leadops.leads.models import Source
+
+    source = Source.objects.get(slug="bench")
+    made = []
+    for i in range(start, start + count):
+        n = i - count // 10 if i % 10 == 9 and i >= count else i  # every tenth repeats an email
+        country, postal = COUNTRIES[n % len(COUNTRIES)]
+        fields = {
+            "email": f"Person.{run}.{n}@Company{n % 5000}.example",
+            "phone": f"+49 30 {1000000 + n % 8999999}",
+            "first_name": "maria" if n % 2 else "JOHN",
+            "last_name": f"tester{n % 977}",
+            "company": f"Company {n % 5000} GmbH",
+            "website": f"https://www.company{n % 5000}.example/",
+            "country": country,
+            "postal_code": postal,
+            "utm_source": "google",
+            "utm_campaign": "q4",
+        }
+        made.append(IngestItem(source=source, payload=fields, fields=fields))
+    return made
+
+
+def run_batches(batches: int, size: int, run: str) -> tuple[float, int]:
+    from leadops.core.actors import SystemActor
+    from leadops.leads.ingest import leads_ingest
+
+    actor = SystemActor("bench")
+    prepared = [items(b * size, size, run) for b in range(batches)]
+    started = time.perf_counter()
+    total = 0
+    for batch in prepared:
+        total += len(leads_ingest(items=batch, actor=actor))
+    return total / (time.perf_counter() - started), total
+
+
+def preload(conninfo: str, start: int, count: int) -> float:
+    """Existing leads straight into the table (COPY as the admin, triggers off)."""
+    started = time.perf_counter()
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        market_ids = [
+            r[0]
+            for r in admin.execute(
+                "SELECT id FROM markets_market WHERE code <> 'UNASSIGNED'"
+            ).fetchall()
+        ]
+        source_id = admin.execute("SELECT id FROM leads_source WHERE slug = 'bench'").fetchone()[0]
+        admin.execute("SET session_replication_role = replica")
+        now = datetime.now(UTC)
+        with admin.cursor().copy(
+            "COPY leads_lead (market_id, email, email_norm, phone, phone_e164, phone_flag,"
+            " first_name, last_name, company, company_domain, title, country, region,"
+            " postal_code, status, score, first_source_id, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i in range(start, start + count):
+                email = f"existing{i}@old{i % 9000}.example"
+                copy.write_row(
+                    (
+                        market_ids[i % len(market_ids)],
+                        email,
+                        email,
+                        "",
+                        "",
+                        "",
+                        "Old",
+                        f"Lead{i}",
+                        "",
+                        f"old{i % 9000}.example",
+                        "",
+                        "DE",
+                        "",
+                        "",
+                        "new",
+                        0,
+                        source_id,
+                        now,
+                        now,
+                    )
+                )
+        admin.execute("SET session_replication_role = origin")
+        admin.execute("ANALYZE leads_lead")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--existing", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    conninfo = bench_database()
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        copy_rate = bench_copy(admin, 100_000)
+        executemany_rate = bench_executemany(admin, 50_000)
+        admin.execute("DROP TABLE IF EXISTS bench_raw_lead")
+    django_on(conninfo)
+    setup_org()
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        have = admin.execute("SELECT count(*) FROM leads_lead").fetchone()[0]
+    run = hashlib.sha256(str(time.time()).encode()).hexdigest()[:6]
+    empty_rate, empty_n = run_batches(args.batches, args.size, run + "a")
+    loaded = 0.0
+    if have < args.existing:
+        loaded = preload(conninfo, have, args.existing - have)
+    full_rate, full_n = run_batches(args.batches, args.size, run + "b")
+
+    print(f"Ingestion benchmark — {args.batches} calls × {args.size} items, {os.cpu_count()} cores")
+    print(f"{'measure':<52} {'rate':>12}  unit")
+    for name, rate, unit in [
+        (
+            f"leads_ingest, {have:,} existing ({empty_n:,} items; target 4,000)",
+            empty_rate,
+            "leads/s",
+        ),
+        (
+            f"leads_ingest, {args.existing:,}+ existing leads ({full_n:,} items)",
+            full_rate,
+            "leads/s",
+        ),
+        ("  ratio (target ≥ 90%)", 100 * full_rate / empty_rate, "%"),
+        ("  raw limit: COPY", copy_rate, "rows/s"),
+        ("  raw limit: executemany, one transaction", executemany_rate, "rows/s"),
+    ]:
+        print(f"{name:<52} {rate:>12,.0f}  {unit}")
+    if loaded:
+        print(f"(preloaded existing leads in {loaded:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()
