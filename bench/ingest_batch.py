@@ -178,7 +178,7 @@ def main() -> None:
         loaded = preload(conninfo, have, args.existing - have)
     full_rate, full_n = run_batches(args.batches, args.size, run + "b")
 
-    print(f"Ingestion benchmark — {args.batches} calls × {args.size} items, {os.cpu_count()} cores")
+    print(f"Ingestion benchmark — {args.batches} calls x {args.size} items, {os.cpu_count()} cores")
     print(f"{'measure':<52} {'rate':>12}  unit")
     for name, rate, unit in [
         (
