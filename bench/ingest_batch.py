@@ -117,7 +117,9 @@ def preload(conninfo: str, start: int, count: int) -> float:
                 "SELECT id FROM markets_market WHERE code <> 'UNASSIGNED'"
             ).fetchall()
         ]
-        source_id = admin.execute("SELECT id FROM leads_source WHERE slug = 'bench'").fetchone()[0]
+        source_row = admin.execute("SELECT id FROM leads_source WHERE slug = 'bench'").fetchone()
+        assert source_row is not None
+        source_id = source_row[0]
         admin.execute("SET session_replication_role = replica")
         now = datetime.now(UTC)
         with admin.cursor().copy(
@@ -170,7 +172,8 @@ def main() -> None:
     django_on(conninfo)
     setup_org()
     with psycopg.connect(conninfo, autocommit=True) as admin:
-        have = admin.execute("SELECT count(*) FROM leads_lead").fetchone()[0]
+        counted = admin.execute("SELECT count(*) FROM leads_lead").fetchone()
+    have = counted[0] if counted else 0
     run = hashlib.sha256(str(time.time()).encode()).hexdigest()[:6]
     empty_rate, empty_n = run_batches(args.batches, args.size, run + "a")
     loaded = 0.0
