@@ -302,3 +302,92 @@ class LeadsApi(LeadListApi, LeadCreateApi):
     """/api/v1/leads: GET lists in the caller's scope; POST ingests in system context."""
 
     unscoped_methods = ("POST",)
+
+
+class LeadEventApi(ScopedAPIView):
+    """POST /api/v1/leads/{id}/events: an activity, or a status change along allowed transitions."""
+
+    class InputSerializer(serializers.Serializer):
+        type = serializers.ChoiceField(choices=["activity", "status"])
+        kind = serializers.ChoiceField(choices=["call", "email", "meeting", "note"], required=False)
+        status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
+        occurred_at = serializers.DateTimeField(required=False)
+        external_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+        note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if data["type"] == "activity" and not data.get("kind"):
+                raise serializers.ValidationError({"kind": ["An activity needs a kind."]})
+            if data["type"] == "status" and not data.get("status"):
+                raise serializers.ValidationError({"status": ["A status change needs a status."]})
+            return data
+
+    @extend_schema(request=InputSerializer, responses={200: dict, 201: dict, 409: dict})
+    def post(self, request: Request, lead_id: int) -> Response:
+        from django.utils import timezone
+
+        from leadops.leads.services import activity_record, lead_status_change
+
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = data.validated_data
+        lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
+        if lead is None:
+            raise Http404
+        principal = request.auth if isinstance(request.auth, ApiClient) else request.user
+        if event["type"] == "status":
+            lead = lead_status_change(
+                actor=principal, lead=lead, status=event["status"], note=event.get("note", "")
+            )
+            return Response({"lead_id": lead.pk, "status": lead.status}, status=200)
+        activity, created = activity_record(
+            actor=principal,
+            lead=lead,
+            kind=event["kind"],
+            occurred_at=event.get("occurred_at") or timezone.now(),
+            note=event.get("note", ""),
+            external_id=event.get("external_id", ""),
+        )
+        return Response(
+            {"lead_id": lead.pk, "activity_id": activity.pk, "created": created},
+            status=201 if created else 200,
+        )
+
+
+class LeadAuditApi(ScopedAPIView):
+    """GET /api/v1/leads/{id}/audit: the lead's events and its submissions', oldest first."""
+
+    @extend_schema(responses=dict, summary="Audit trail of one lead")
+    def get(self, request: Request, lead_id: int) -> Response:
+        from audit.models import AuditEvent
+
+        lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
+        if lead is None:
+            raise Http404
+        submission_ids = [str(i) for i in lead.submissions.values_list("id", flat=True)]
+        events = (
+            AuditEvent.objects.filter(market_id=lead.market_id)
+            .filter(
+                Q(target_type="leads.lead", target_id=str(lead.pk))
+                | Q(target_type="leads.submission", target_id__in=submission_ids)
+                | Q(
+                    target_type="leads.activity",
+                    target_id__in=[str(i) for i in lead.activities.values_list("id", flat=True)],
+                )
+            )
+            .select_related("link")
+            .order_by("id")
+        )
+        return Response(
+            [
+                {
+                    "seq": getattr(getattr(e, "link", None), "seq", None),
+                    "occurred_at": e.occurred_at,
+                    "action": e.action,
+                    "actor": e.actor_label,
+                    "origin": e.origin,
+                    "data": json.loads(bytes(e.body))["data"],
+                }
+                for e in events
+            ]
+        )

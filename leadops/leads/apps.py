@@ -9,9 +9,11 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self) -> None:
-        from leadops.leads.services import lead_kinds_register
+        from audit.services import eraser_register
+        from leadops.leads.services import lead_kinds_register, leads_erase
         from leadops.leads.sources import source_slug_problem
         from leadops.markets.market_table import source_slug_validator_register
 
         lead_kinds_register()
+        eraser_register("leads", leads_erase)
         source_slug_validator_register(source_slug_problem)

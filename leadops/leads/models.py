@@ -35,6 +35,15 @@ class Source(models.Model):
         return self.slug
 
 
+def _history_user(request: object = None, **_: object) -> object:
+    """The person behind a change, for history: API clients are not users (the audit log
+    names them)."""
+    from django.contrib.auth.models import User
+
+    user = getattr(request, "user", None)
+    return user if isinstance(user, User) else None
+
+
 class Lead(MarketScopedModel):  # type: ignore[django-manager-missing]  # related managers of a from_queryset manager
     """The canonical lead. Personal data lives in its fields, never in `__str__` or logs."""
 
@@ -72,7 +81,7 @@ class Lead(MarketScopedModel):  # type: ignore[django-manager-missing]  # relate
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=_history_user)
 
     class Meta(MarketScopedModel.Meta):
         ordering = ["-updated_at", "-id"]

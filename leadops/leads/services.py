@@ -8,9 +8,9 @@ from typing import Any
 from django.db import transaction
 
 from audit.services import audit_record
-from leadops.core.actors import Actor
+from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
-from leadops.leads.models import Lead
+from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.status import allowed_next, can_move
 from leadops.queue.models import ExceptionItem
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
@@ -93,3 +93,62 @@ UNMARKETED = ExceptionKind(
 def lead_kinds_register() -> None:
     kind_register(QUARANTINED)
     kind_register(UNMARKETED)
+
+
+@transaction.atomic
+def activity_record(
+    *,
+    actor: Actor,
+    lead: Lead,
+    kind: str,
+    occurred_at: Any,
+    note: str = "",
+    external_id: str = "",
+) -> tuple[Activity, bool]:
+    """Record an activity; with an `external_id` a repeat returns the first one (created=False)."""
+    if external_id:
+        existing = Activity.objects.filter(lead=lead, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    activity = Activity(
+        lead=lead,
+        market_id=lead.market_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        note=note,
+        external_id=external_id,
+        actor=actor_ref(actor).label,
+    )
+    activity.full_clean()
+    activity.save()
+    audit_record(
+        actor=actor,
+        action="activity.recorded",
+        target=activity,
+        market_id=lead.market_id,
+        data={"lead": lead.pk, "kind": kind, "external_id": external_id},
+    )
+    return activity, True
+
+
+PERSONAL_FIELDS = ["email", "email_norm", "phone", "phone_e164", "first_name", "last_name", "title"]
+
+
+def leads_erase(identity: str, actor: Actor) -> int:
+    """Eraser for the audit registry: scrub a subject ("email:…" / "phone:…") from leads, their
+    history, submissions and touches. Runs inside `subject_erase`'s system-context transaction."""
+    field, _, value = identity.partition(":")
+    column = {"email": "email_norm", "phone": "phone_e164"}.get(field)
+    if column is None or not value:
+        return 0
+    lead_ids = list(Lead.objects.filter(**{column: value}).values_list("id", flat=True))
+    blank = dict.fromkeys(PERSONAL_FIELDS, "")
+    scrubbed = Lead.objects.filter(id__in=lead_ids).update(**blank)
+    scrubbed += Lead.history.model.objects.filter(id__in=lead_ids).update(**blank)
+    trace_key = "email" if field == "email" else "phone"
+    submissions = Submission.objects.filter(lead_id__in=lead_ids) | Submission.objects.filter(
+        **{f"trace__{trace_key}__1": value}
+    )
+    scrubbed += submissions.update(payload={"erased": True}, trace={}, errors={})
+    scrubbed += SourceTouch.objects.filter(lead_id__in=lead_ids).update(alternates={})
+    return scrubbed
