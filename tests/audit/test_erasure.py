@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -56,7 +58,7 @@ def test_erasure_scrubs_copies_deletes_the_key_and_the_chain_still_verifies(monk
         assert cursor.fetchone()[0] == 0
     erased = _bodies("subject.erased")[-1]
     assert EMAIL not in erased
-    assert '"test_copies"' in erased.split('"erasers":')[1].split(']')[0]
+    assert "test_copies" in json.loads(erased)["data"]["erasers"]
     with transaction.atomic():
         assert commitment(field="email", value=EMAIL) != before
     assert audit_verify_run().ok
