@@ -44,7 +44,7 @@ def _history_user(request: object = None, **_: object) -> object:
     return user if isinstance(user, User) else None
 
 
-class Lead(MarketScopedModel):  # type: ignore[django-manager-missing]  # related managers of a from_queryset manager
+class Lead(MarketScopedModel):
     """The canonical lead. Personal data lives in its fields, never in `__str__` or logs."""
 
     class Status(models.TextChoices):
