@@ -13,3 +13,8 @@ os.environ.setdefault("LEADOPS_LOCAL_SECRETS", "true")
 from leadops.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests serve static files from the apps (no collectstatic run); no static root to warn about.
+STATIC_ROOT = None  # type: ignore[assignment]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
