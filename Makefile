@@ -36,6 +36,7 @@ bench: $(STAMP)  ## Run the benchmarks in bench/ (see bench/README.md)
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/raw_limits.py
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/audit_verify.py
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/ingest_batch.py
+	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/ingest_single.py
 
 clean-var:  ## Delete var/ (embedded database, generated keys). Asks nothing: be sure.
 	rm -rf var

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -43,7 +44,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not client.is_active:
             raise exceptions.AuthenticationFailed("This API client is deactivated.")
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
+        # At most one write a minute per client: a timestamp is not worth a write per request.
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
         return client, client
 
     def authenticate_header(self, request: Request) -> str:

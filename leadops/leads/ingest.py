@@ -233,10 +233,11 @@ def _existing(
     ]
     columns = ", ".join(["l.id", "l.market_id", "l.status", *[f"l.{name}" for name in LEAD_FIELDS]])
     rows = _fetch(
-        f"SELECT {columns} FROM leads_lead l"
-        " WHERE l.id = ANY(%s)"
-        "    OR (l.market_id, l.email_norm) IN"
-        "       (SELECT * FROM unnest(%s::bigint[], %s::varchar[]))",
+        # Two index lookups in one statement; an OR across them would scan the whole table.
+        f"SELECT {columns} FROM leads_lead l WHERE l.id = ANY(%s)"
+        f" UNION SELECT {columns} FROM leads_lead l"
+        " JOIN unnest(%s::bigint[], %s::varchar[]) AS k(m, e)"
+        " ON l.market_id = k.m AND l.email_norm = k.e AND l.email_norm <> ''",
         [list(by_ext.values()), [m for m, _ in pairs], [e for _, e in pairs]],
     )
     leads = {}
