@@ -101,6 +101,12 @@ class LeadCreateApi(APIView):
         summary="Submit one lead",
     )
     def post(self, request: Request) -> Response | HttpResponse:
+        return self.ingest_one(request, request.data)
+
+    def ingest_one(  # the payload stored is always what the client sent: request.data
+        self, request: Request, data: Any, mapping_version: int | None = None
+    ) -> Response | HttpResponse:
+        """Idempotency, validation, one call of the intake path: shared by every channel."""
         principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
         who = actor_ref(principal)
         client = f"{who.kind}:{who.id}"
@@ -117,16 +123,22 @@ class LeadCreateApi(APIView):
                 return Response({"detail": detail, "code": code}, status=status)
             claim_id = claim.row_id
         try:
-            return self._ingest(request, principal, client, key, claim_id)
+            return self._ingest(principal, client, key, claim_id, data, mapping_version)
         except Exception:
             if claim_id is not None:
                 idempotency_release(row_id=claim_id)
             raise
 
     def _ingest(
-        self, request: Request, principal: Any, client: str, key: str, claim_id: int | None
+        self,
+        principal: Any,
+        client: str,
+        key: str,
+        claim_id: int | None,
+        raw: Any,
+        mapping_version: int | None,
     ) -> Response | HttpResponse:
-        data = LeadInput(data=request.data)
+        data = LeadInput(data=raw)
         if not data.is_valid():
             if claim_id is not None:
                 idempotency_release(row_id=claim_id)
@@ -134,21 +146,26 @@ class LeadCreateApi(APIView):
                 k: [str(m) for m in v] if isinstance(v, list) else v for k, v in data.errors.items()
             }
             source = None
-            if isinstance(request.data, dict) and isinstance(request.data.get("source"), str):
-                source = Source.objects.filter(slug=request.data["source"]).first()
+            if isinstance(raw, dict) and isinstance(raw.get("source"), str):
+                source = Source.objects.filter(slug=raw["source"]).first()
             submission_reject(
-                actor=principal, source=source, payload=request.data, errors=errors, client=client
+                actor=principal,
+                source=source,
+                payload=self.request.data,
+                errors=errors,
+                client=client,
             )
             raise exceptions.ValidationError(data.errors)
         fields = dict(data.validated_data)
         source = fields.pop("source")
         item = IngestItem(
             source=source,
-            payload=request.data,
+            payload=self.request.data,
             fields=fields,
             external_id=(fields.get("external_id") or "").strip(),
             idempotency_key=key,
             client=client,
+            mapping_version=mapping_version,
         )
         [result] = leads_ingest(items=[item], actor=principal)
         status = OUTCOME_STATUS[result.outcome]
@@ -391,3 +408,31 @@ class LeadAuditApi(ScopedAPIView):
                 for e in events
             ]
         )
+
+
+class SourceSubmissionApi(LeadCreateApi):
+    """POST /api/v1/sources/{slug}/submissions: any JSON object, read through the source's
+    current field mapping, then the same intake path and answers as POST /api/v1/leads."""
+
+    @extend_schema(
+        request=dict,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={201: dict, 200: dict, 202: dict, 400: dict, 404: dict, 409: dict},
+        summary="Submit a lead in the source's own format",
+    )
+    def post(self, request: Request, slug: str) -> Response | HttpResponse:  # type: ignore[override]
+        from leadops.leads.mapping import mapping_apply, source_mapping_current
+
+        source = Source.objects.filter(slug=slug, is_active=True).first()
+        if source is None:
+            raise Http404
+        mapping = source_mapping_current(source)
+        if mapping is None:
+            return Response(
+                {"detail": f"Source {slug!r} has no field mapping yet.", "code": "no_mapping"},
+                status=409,
+            )
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        fields = {"source": slug, **mapping_apply(mapping.rules, request.data)}
+        return self.ingest_one(request, fields, mapping_version=mapping.version)

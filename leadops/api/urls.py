@@ -5,7 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadops.api.audit import AuditVerifyApi
 from leadops.api.exceptions import ExceptionDetailApi, ExceptionListApi
-from leadops.api.leads import LeadAuditApi, LeadDetailApi, LeadEventApi, LeadsApi
+from leadops.api.leads import (
+    LeadAuditApi,
+    LeadDetailApi,
+    LeadEventApi,
+    LeadsApi,
+    SourceSubmissionApi,
+)
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 
 app_name = "api"
@@ -21,5 +27,10 @@ urlpatterns = [
     path("v1/leads/<int:lead_id>", LeadDetailApi.as_view(), name="lead-detail"),
     path("v1/leads/<int:lead_id>/events", LeadEventApi.as_view(), name="lead-events"),
     path("v1/leads/<int:lead_id>/audit", LeadAuditApi.as_view(), name="lead-audit"),
+    path(
+        "v1/sources/<slug:slug>/submissions",
+        SourceSubmissionApi.as_view(),
+        name="source-submissions",
+    ),
     path("v1/exceptions/<int:item_id>", ExceptionDetailApi.as_view(), name="exception-detail"),
 ]

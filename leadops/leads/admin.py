@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from leadops.core.admin import ReadOnlyAdminMixin
 from leadops.leads import normalize
-from leadops.leads.models import Activity, Lead, Source, SourceTouch, Submission
+from leadops.leads.mapping import rules_problems, source_mapping_set
+from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
 from leadops.leads.sources import source_ensure
 
 
@@ -157,3 +159,43 @@ class SourceAdmin(admin.ModelAdmin[Source]):
             default_region=obj.default_region,
         )
         obj.pk = saved.pk
+
+
+class MappingForm(forms.ModelForm[SourceMapping]):
+    class Meta:
+        model = SourceMapping
+        fields = ["source", "rules", "note"]
+
+    def clean_rules(self) -> Any:
+        problems = rules_problems(self.cleaned_data["rules"])
+        if problems:
+            raise forms.ValidationError(problems)
+        return self.cleaned_data["rules"]
+
+
+@admin.register(SourceMapping)
+class SourceMappingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SourceMapping]):
+    """Mappings are versions: add a new one (validated by the service); old ones stay readable."""
+
+    form = MappingForm
+    list_display = ["source", "version", "note", "created_by", "created_at"]
+    list_filter = ["source"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("leads.add_source"))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (
+            ["source", "rules", "note"]
+            if obj is None
+            else ["source", "version", "rules", "note", "created_by", "created_at"]
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: SourceMapping, form: Any, change: bool) -> None:
+        mapping = source_mapping_set(
+            actor=request.user, source=obj.source, rules=obj.rules, note=obj.note
+        )
+        obj.pk = mapping.pk

@@ -67,6 +67,7 @@ class IngestItem:
     external_id: str = ""
     idempotency_key: str = ""
     client: str = ""
+    mapping_version: int | None = None
 
 
 @dataclass
@@ -546,6 +547,7 @@ def _insert_submissions(
         "reason",
         "errors",
         "lead_id",
+        "mapping_version",
     ]
     types = [
         "bigint",
@@ -562,6 +564,7 @@ def _insert_submissions(
         "varchar",
         "jsonb",
         "bigint",
+        "int",
     ]
     values: list[list[Any]] = [[] for _ in columns]
     for p, sid in zip(prepared, ids, strict=True):
@@ -580,6 +583,7 @@ def _insert_submissions(
             p.reason[:200],
             "{}",
             p.lead_id,
+            p.item.mapping_version,
         ]
         for column, value in zip(values, row, strict=True):
             column.append(value)

@@ -254,3 +254,27 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}/{self.key[:12]}"
+
+
+class SourceMapping(models.Model):
+    """One immutable version of a source's field mapping: canonical field → where to find it in
+    the payload and how to clean it. The newest version is in force."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="mappings")
+    version = models.PositiveIntegerField()
+    rules = models.JSONField(
+        help_text='{"email": {"path": "contact.email"}, "full_name": {"path": "name"}, '
+        '"country": {"path": "addr.country", "map": {"Deutschland": "DE"}}}'
+    )
+    note = models.CharField(max_length=300)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "version"], name="source_mapping_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} mapping v{self.version}"

@@ -75,6 +75,8 @@ REVOPS_PERMS = [
     "leads.view_source",
     "leads.add_source",
     "leads.change_source",
+    "leads.view_sourcemapping",
+    "leads.add_sourcemapping",
 ]
 
 
