@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadops.api.audit import AuditVerifyApi
 from leadops.api.exceptions import ExceptionDetailApi, ExceptionListApi
+from leadops.api.forms import LeadFormApi
 from leadops.api.leads import (
     LeadAuditApi,
     LeadDetailApi,
@@ -27,6 +28,7 @@ urlpatterns = [
     path("v1/leads/<int:lead_id>", LeadDetailApi.as_view(), name="lead-detail"),
     path("v1/leads/<int:lead_id>/events", LeadEventApi.as_view(), name="lead-events"),
     path("v1/leads/<int:lead_id>/audit", LeadAuditApi.as_view(), name="lead-audit"),
+    path("v1/forms/<str:form_key>", LeadFormApi.as_view(), name="lead-form"),
     path(
         "v1/sources/<slug:slug>/submissions",
         SourceSubmissionApi.as_view(),

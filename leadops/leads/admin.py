@@ -14,7 +14,7 @@ from leadops.core.admin import ReadOnlyAdminMixin
 from leadops.leads import normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
-from leadops.leads.sources import source_ensure
+from leadops.leads.sources import source_ensure, source_form_set
 
 
 def _ids(request: HttpRequest) -> frozenset[int]:
@@ -144,8 +144,14 @@ class SourceAdmin(admin.ModelAdmin[Source]):
     list_display = ["slug", "name", "kind", "default_region", "is_active"]
     actions = None
 
+    fields = ["slug", "name", "kind", "default_region", "is_active", "form_origins", "form_url"]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["slug"] if obj else []
+        return ["slug", "form_url"] if obj else ["form_url"]
+
+    @admin.display(description="public form endpoint")
+    def form_url(self, obj: Source) -> str:
+        return f"/api/v1/forms/{obj.form_key}" if obj.form_key and obj.form_origins else "—"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -158,6 +164,7 @@ class SourceAdmin(admin.ModelAdmin[Source]):
             kind=obj.kind,
             default_region=obj.default_region,
         )
+        source_form_set(actor=request.user, source=saved, origins=obj.form_origins.splitlines())
         obj.pk = saved.pk
 
 

@@ -26,6 +26,12 @@ class Source(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PARTNER_API)
     default_region = models.CharField(max_length=2, blank=True, help_text="ISO alpha-2, e.g. DE")
     is_active = models.BooleanField(default=True)
+    # The public form endpoint: a browser form posts to /api/v1/forms/<form_key> without a
+    # secret; the key only names the form, the origins say which sites may post.
+    form_key = models.CharField(max_length=40, unique=True, null=True, blank=True, editable=False)
+    form_origins = models.TextField(
+        blank=True, help_text="One origin per line, e.g. https://www.example.com; empty: no form."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -223,6 +223,8 @@ LOGGING = {
 
 # Default request rate per API client (each client may set its own).
 API_CLIENT_RATE = env_str("API_CLIENT_RATE", "600/min")
+# Public lead forms: submissions per minute from one client address to one form.
+LEAD_FORM_RATE = env_str("LEAD_FORM_RATE", "20/min")
 
 # How long /healthz waits for the broker before calling it down.
 HEALTHZ_BROKER_TIMEOUT = env_int("HEALTHZ_BROKER_TIMEOUT", 3)

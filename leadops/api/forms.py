@@ -1,0 +1,123 @@
+"""POST /api/v1/forms/{form_key}: a website's lead form posts here straight from the browser.
+
+No secret: the form key only says which source it is. Instead, the browser's Origin must be one
+of the source's form origins (CORS answers only those), a honeypot field catches naive bots, and
+each client address is rate-limited per form. The answer never says whether the person was
+already known (that would let anyone probe for email addresses): every accepted submission gets
+202 {"received": true}; invalid input gets 400 with field errors like the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from leadops.api.leads import LeadInput
+from leadops.core.actors import SystemActor
+from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
+from leadops.leads.models import Source
+from leadops.leads.sources import form_origins
+
+HONEYPOT = "leadops_hp"
+FORM_FIELDS = set(LeadInput().get_fields()) - {"source", "attributes"}
+
+
+class FormRateThrottle(SimpleRateThrottle):
+    scope = "lead_form"
+
+    def get_rate(self) -> str:
+        return str(settings.LEAD_FORM_RATE)
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        form = view.kwargs.get("form_key", "")
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": f"{form}:{self.get_ident(request)}",
+        }
+
+
+def _cors(response: Response, origin: str) -> Response:
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Vary"] = "Origin"
+    return response
+
+
+class LeadFormApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [FormRateThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def _source(self, form_key: str) -> Source:
+        source = Source.objects.filter(form_key=form_key, is_active=True).first()
+        if source is None or not form_origins(source):
+            raise Http404
+        return source
+
+    def _origin(self, request: Request, source: Source) -> str:
+        origin = request.headers.get("Origin", "")
+        if origin not in form_origins(source):
+            raise exceptions.PermissionDenied("This site may not post to this form.")
+        return origin
+
+    def options(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """CORS preflight: allowed origins only."""
+        source = self._source(kwargs["form_key"])
+        return _cors(Response(status=204), self._origin(request, source))
+
+    @extend_schema(request=LeadInput, responses={202: dict, 400: dict, 403: dict, 429: dict})
+    def post(self, request: Request, form_key: str) -> Response:
+        source = self._source(form_key)
+        origin = self._origin(request, source)
+        data = {
+            k: v for k, v in dict(request.data.items()).items() if k in FORM_FIELDS | {HONEYPOT}
+        }
+        actor = SystemActor(f"form:{source.slug}")
+        client = f"form:{source.slug}"
+        if data.pop(HONEYPOT, ""):
+            # Kept as a rejected submission (nothing is thrown away), answered like success.
+            submission_reject(
+                actor=actor,
+                source=source,
+                payload=dict(request.data),
+                errors={HONEYPOT: ["filled in"]},
+                client=client,
+            )
+            return _cors(Response({"received": True}, status=202), origin)
+        form = LeadInput(data={**data, "source": source.slug})
+        if not form.is_valid():
+            submission_reject(
+                actor=actor,
+                source=source,
+                payload=dict(request.data),
+                errors={k: [str(m) for m in v] for k, v in form.errors.items()},
+                client=client,
+            )
+            return _cors(Response({"errors": form.errors}, status=400), origin)
+        fields = dict(form.validated_data)
+        fields.pop("source")
+        leads_ingest(
+            items=[
+                IngestItem(
+                    source=source,
+                    payload=dict(request.data),
+                    fields=fields,
+                    external_id="",
+                    client=client,
+                )
+            ],
+            actor=actor,
+        )
+        return _cors(Response({"received": True}, status=202), origin)
