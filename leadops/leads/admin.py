@@ -6,15 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from leadops.core.admin import ReadOnlyAdminMixin
+from leadops.core.models import Job
+from leadops.core.services import job_create
 from leadops.leads import normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
 from leadops.leads.sources import source_ensure, source_form_set
+from leadops.leads.tasks import retag_job
+from leadops.markets.models import MarketTableVersion
+from leadops.markets.services import is_revops
 
 
 def _ids(request: HttpRequest) -> frozenset[int]:
@@ -103,6 +112,34 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+    def get_urls(self) -> list[URLPattern]:
+        retag = path("retag/", self.admin_site.admin_view(self.retag_view), name="leads_retag")
+        return [retag, *super().get_urls()]
+
+    def retag_view(self, request: HttpRequest) -> HttpResponse:
+        """Preview what a market-table version would move, then move it: both as Jobs."""
+        if not is_revops(request.user):
+            raise PermissionDenied
+        if request.method == "POST":
+            version = MarketTableVersion.objects.get(pk=request.POST["version"])
+            apply = request.POST.get("apply") == "1"
+            job = job_create(actor=request.user, kind="retag" if apply else "retag_preview")
+            transaction.on_commit(
+                lambda: retag_job.delay(job.pk, version.pk, apply, request.user.get_username())
+            )
+            messages.info(request, f"Job #{job.pk} queued; this page follows it.")
+            return HttpResponseRedirect(reverse("admin:leads_retag"))
+        jobs = list(Job.objects.filter(kind__in=["retag", "retag_preview"])[:10])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retag leads",
+            "versions": MarketTableVersion.objects.exclude(status="retired").order_by("-number"),
+            "jobs": jobs,
+            "polling": any(not job.is_finished for job in jobs),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/leads/retag.html", context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from leadops.core.tasks import ContextTask
+
 
 @shared_task(name="leadops.leads.tasks.idempotency_purge")
 def idempotency_purge() -> int:
@@ -11,3 +13,14 @@ def idempotency_purge() -> int:
     from leadops.leads.idempotency import idempotency_purge as purge
 
     return purge()
+
+
+@shared_task(name="leadops.leads.tasks.retag_job", base=ContextTask, own_transactions=True)
+def retag_job(job_id: int, version_id: int, apply: bool, actor: str) -> None:
+    """Run a retag preview or a retag recorded as Job `job_id` (chunked, own transactions)."""
+    from leadops.core.actors import SystemActor
+    from leadops.leads.retag import retag_run
+    from leadops.markets.models import MarketTableVersion
+
+    version = MarketTableVersion.objects.get(pk=version_id)
+    retag_run(actor=SystemActor(f"retag:{actor}"), version=version, apply=apply, job_id=job_id)

@@ -1,0 +1,159 @@
+"""Retagging: what a market-table version would change, and applying it on purpose.
+
+Publishing a table never moves existing leads. A preview lists the leads a version would move;
+the retag action moves them (with their submissions, touches, activities and external ids, so
+each row stays in its lead's market), skipping any lead whose email already exists in the target
+market (that is a duplicate for a person, not a move). Both run as Jobs; every move is audited.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.db import connection
+
+from audit.services import Entry, audit_record_many
+from leadops.core.access import system_context
+from leadops.core.actors import Actor
+from leadops.core.services import job_finish, job_progress, job_start
+from leadops.leads.models import Lead
+from leadops.markets.market_table import table_index, tag_market
+from leadops.markets.models import Market, MarketTableVersion
+
+CHUNK = 5_000
+DEPENDENTS = ["leads_submission", "leads_sourcetouch", "leads_activity", "leads_leadexternalid"]
+
+
+def _changes(version: MarketTableVersion, start_after: int) -> tuple[list[dict[str, Any]], int]:
+    index = table_index(version)
+    leads = list(
+        Lead.objects.filter(id__gt=start_after)
+        .order_by("id")
+        .values("id", "market_id", "first_source__slug", "country", "region", "postal_code")[:CHUNK]
+    )
+    moves = []
+    for lead in leads:
+        tag = tag_market(
+            {
+                "source": lead["first_source__slug"],
+                "country": lead["country"],
+                "region": lead["region"],
+                "postal_code": lead["postal_code"],
+            },
+            index,
+        )
+        if tag.market_id != lead["market_id"]:
+            moves.append({**lead, "to": tag.market_id, "row": tag.row_id})
+    return moves, (leads[-1]["id"] if leads else start_after)
+
+
+def retag_run(
+    *, actor: Actor, version: MarketTableVersion, apply: bool, job_id: int | None = None
+) -> dict[str, Any]:
+    """Preview (apply=False) or apply the moves `version` implies; returns counts and a sample."""
+    if job_id is not None:
+        job_start(job_id=job_id)
+    with system_context("retag_count"):
+        total = Lead.objects.count() or 1
+        codes = dict(Market.objects.values_list("id", "code"))
+    last, seen, moved, skipped = 0, 0, 0, 0
+    flows: Counter[str] = Counter()
+    sample: list[dict[str, Any]] = []
+    while True:
+        with system_context("retag"):
+            moves, next_last = _changes(version, last)
+            if next_last == last:
+                break
+            seen += CHUNK
+            if apply and moves:
+                done, conflicts = _apply(actor, version, moves)
+                moved += done
+                skipped += conflicts
+            else:
+                moved += len(moves) if not apply else 0
+        for move in moves:
+            flows[f"{codes[move['market_id']]} → {codes[move['to']]}"] += 1
+            if len(sample) < 20:
+                sample.append(
+                    {"lead": move["id"], "from": codes[move["market_id"]], "to": codes[move["to"]]}
+                )
+        last = next_last
+        if job_id is not None:
+            job_progress(
+                job_id=job_id,
+                progress=min(99, seen * 100 // total),
+                message=f"checked leads up to #{last}",
+            )
+    result = {
+        "version": version.number,
+        "applied": apply,
+        "would_move" if not apply else "moved": moved,
+        "skipped_duplicates": skipped,
+        "flows": dict(flows.most_common()),
+        "sample": sample,
+    }
+    if job_id is not None:
+        verb = "moved" if apply else "would move"
+        job_finish(
+            job_id=job_id,
+            ok=True,
+            result=result,
+            message=f"{verb} {moved} lead(s); {skipped} skipped as duplicates",
+        )
+    return result
+
+
+def _apply(
+    actor: Actor, version: MarketTableVersion, moves: list[dict[str, Any]]
+) -> tuple[int, int]:
+    ids = [m["id"] for m in moves]
+    targets = [m["to"] for m in moves]
+    rows = [m["row"] for m in moves]
+    with connection.cursor() as cursor:
+        # A lead whose email already lives in the target market stays put: that is a person twice.
+        cursor.execute(
+            "SELECT k.id FROM unnest(%s::bigint[], %s::bigint[]) AS k(id, m)"
+            " JOIN leads_lead me ON me.id = k.id"
+            " JOIN leads_lead other ON other.market_id = k.m AND other.email_norm = me.email_norm"
+            " AND me.email_norm <> ''",
+            [ids, targets],
+        )
+        blocked = {row[0] for row in cursor.fetchall()}
+        keep = [i for i, lead_id in enumerate(ids) if lead_id not in blocked]
+        ids = [ids[i] for i in keep]
+        targets = [targets[i] for i in keep]
+        rows = [rows[i] for i in keep]
+        if ids:
+            cursor.execute(
+                "UPDATE leads_lead l SET market_id = k.m, market_table_version = %s,"
+                " market_row_id = k.r, updated_at = now()"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS k(id, m, r)"
+                " WHERE l.id = k.id",
+                [version.number, ids, targets, rows],
+            )
+            for table in DEPENDENTS:
+                cursor.execute(
+                    f"UPDATE {table} t SET market_id = k.m"
+                    " FROM unnest(%s::bigint[], %s::bigint[]) AS k(id, m) WHERE t.lead_id = k.id",
+                    [ids, targets],
+                )
+    by_id = {m["id"]: m for m in moves}
+    audit_record_many(
+        actor=actor,
+        entries=[
+            Entry(
+                action="lead.retagged",
+                target=("leads.lead", str(lead_id)),
+                market_id=target,
+                data={
+                    "from": by_id[lead_id]["market_id"],
+                    "to": target,
+                    "version": version.number,
+                    "row": by_id[lead_id]["row"],
+                },
+            )
+            for lead_id, target in zip(ids, targets, strict=True)
+        ],
+    )
+    return len(ids), len(blocked)
