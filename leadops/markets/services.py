@@ -48,6 +48,8 @@ MANAGER_PERMS = [
     "markets.view_outofoffice",
     "leads.view_lead",
     "leads.view_submission",
+    "leads.view_sourcetouch",
+    "leads.view_activity",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,

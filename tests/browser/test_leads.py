@@ -1,0 +1,71 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from leadops.core.access import system_context
+from leadops.leads.ingest import IngestItem, leads_ingest
+from leadops.leads.sources import source_ensure
+from leadops.markets.market_table import (
+    market_table_draft_create,
+    market_table_publish,
+    market_table_row_add,
+)
+from leadops.markets.services import manager_group_name, market_create
+from tests.browser.conftest import screenshot
+from tests.factories import TEST_PASSWORD, UserFactory
+from tests.fixtures import SYSTEM
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_manager_finds_a_lead_by_email_and_sees_its_touches(page):
+    # given a DE manager, a published table and two leads in DE and FR
+    de = market_create(actor=SYSTEM, code="DE", name="Germany", timezone="Europe/Berlin")
+    fr = market_create(actor=SYSTEM, code="FR", name="France", timezone="Europe/Paris")
+    web = source_ensure(actor=SYSTEM, slug="web", name="Website")
+    with system_context("tests"):
+        draft = market_table_draft_create(actor=SYSTEM, note="t")
+        for code, market in (("DE", de), ("FR", fr)):
+            market_table_row_add(
+                actor=SYSTEM, version=draft, kind="country", key=code, country=code, market=market
+            )
+        market_table_publish(actor=SYSTEM, version=draft)
+    people = [
+        {
+            "email": "Ada@Engines.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Engines",
+            "country": "DE",
+            "utm_source": "google",
+        },
+        {
+            "email": "marie@radium.example",
+            "first_name": "Marie",
+            "last_name": "Curie",
+            "country": "FR",
+        },
+    ]
+    leads_ingest(items=[IngestItem(source=web, payload=p, fields=p) for p in people], actor=SYSTEM)
+    manager = UserFactory.create(username="max", is_staff=True)
+    manager.groups.add(Group.objects.get(name=manager_group_name(de)))
+
+    # when he searches for Ada by her email, typed differently
+    page.goto("/admin/login/")
+    page.fill("#id_username", "max")
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click("input[type=submit]")
+    page.goto("/admin/leads/lead/")
+    page.wait_for_selector("#result_list")
+    assert "Curie" not in page.content()
+    page.fill("#searchbar", "  ADA@engines.EXAMPLE ")
+    page.press("#searchbar", "Enter")
+    page.wait_for_url("**/admin/leads/lead/?q=*")
+    screenshot(page, "leads-search")
+    page.click("#result_list tbody tr th a")
+
+    # then her page shows the market decision and the touch from google
+    page.wait_for_selector("#sourcetouch_set-group, .inline-group")
+    content = page.content()
+    assert "Lovelace" in content
+    assert "google" in content
+    screenshot(page, "lead-detail")
