@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.status import allowed_next, can_move
+from leadops.markets.models import Market
 from leadops.queue.models import ExceptionItem
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
 
@@ -58,41 +60,6 @@ def _disqualify(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
         lead_status_change(
             actor=actor, lead=lead, status=Lead.Status.DISQUALIFIED, note="dismissed"
         )
-
-
-QUARANTINED = ExceptionKind(
-    key="quarantined",
-    label="Quarantined submission",
-    owner_group="Managers {market}",
-    recovery=timedelta(hours=8),
-    resolutions=(
-        Resolution(
-            "release",
-            "Data is fine: release the lead",
-            _release,
-            help="The held lead becomes new and is routed.",
-        ),
-        Resolution("disqualify", "Junk: disqualify the lead", _disqualify),
-    ),
-)
-UNMARKETED = ExceptionKind(
-    key="unmarketed",
-    label="Lead matched no market",
-    owner_group="RevOps",
-    recovery=timedelta(hours=8),
-    resolutions=(
-        Resolution(
-            "table_fixed",
-            "The market table now covers it",
-            help="Add the row, publish, then retag; this records that it was done.",
-        ),
-    ),
-)
-
-
-def lead_kinds_register() -> None:
-    kind_register(QUARANTINED)
-    kind_register(UNMARKETED)
 
 
 @transaction.atomic
@@ -152,3 +119,168 @@ def leads_erase(identity: str, actor: Actor) -> int:
     scrubbed += submissions.update(payload={"erased": True}, trace={}, errors={})
     scrubbed += SourceTouch.objects.filter(lead_id__in=lead_ids).update(alternates={})
     return scrubbed
+
+
+FIXABLE = [
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "website",
+    "title",
+    "country",
+    "region",
+    "postal_code",
+]
+
+
+def parse_corrections(text: str) -> dict[str, str]:
+    """`field=value` lines → {field: value}; unknown fields are refused by name."""
+    corrections = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        field, sep, value = line.partition("=")
+        field = field.strip()
+        if not sep or field not in FIXABLE:
+            raise ApplicationError(
+                f"line {number} {line.strip()!r}: write field=value, with a field among "
+                f"{', '.join(FIXABLE)}",
+                code="bad_correction",
+            )
+        corrections[field] = value.strip()
+    if not corrections:
+        raise ApplicationError("Give at least one correction.", code="bad_correction")
+    return corrections
+
+
+@transaction.atomic
+def lead_fix(*, actor: Actor, lead: Lead, corrections: dict[str, str]) -> Lead:
+    """Correct a held lead's fields, normalize them again and release it if they now hold up;
+    otherwise refuse with the remaining problems (the lead stays held)."""
+    from leadops.leads.ingest import IngestItem, normalize_item
+
+    lead = Lead.objects.select_for_update().select_related("first_source").get(pk=lead.pk)
+    if lead.status != Lead.Status.HELD:
+        raise ApplicationError("Only a held lead can be fixed.", code="not_held")
+    current = {field: getattr(lead, field, "") for field in FIXABLE if hasattr(lead, field)}
+    current["website"] = lead.company_domain
+    fields = {**current, **corrections}
+    normalized, _trace, problems = normalize_item(
+        IngestItem(source=lead.first_source, payload=fields, fields=fields)
+    )
+    if problems:
+        raise ApplicationError("Still doubtful: " + "; ".join(problems), code="still_doubtful")
+    for name, value in normalized.items():
+        setattr(lead, name, value)
+    lead.status = Lead.Status.NEW
+    lead._change_reason = "fixed and released"  # type: ignore[attr-defined]
+    lead.save()
+    audit_record(
+        actor=actor,
+        action="lead.fixed",
+        target=lead,
+        market_id=lead.market_id,
+        data={"fields": sorted(corrections), "status": lead.status},
+        personal={k: v for k, v in (("email", lead.email_norm), ("phone", lead.phone_e164)) if v},
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_market_set(*, actor: Actor, lead: Lead, market: Market) -> Lead:
+    """Put a lead (and its submissions, touches, activities, external ids) in another market,
+    by a person's decision. Refused when the email already lives there."""
+    from leadops.leads.retag import DEPENDENTS
+
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.email_norm and Lead.objects.filter(market=market, email_norm=lead.email_norm).exists():
+        raise ApplicationError(
+            f"{market.code} already has a lead with this email: review it as a duplicate.",
+            code="duplicate_in_market",
+        )
+    before = lead.market_id
+    Lead.objects.filter(pk=lead.pk).update(market=market, updated_at=timezone.now())
+    with connection.cursor() as cursor:
+        for table in DEPENDENTS:
+            cursor.execute(
+                f"UPDATE {table} SET market_id = %s WHERE lead_id = %s", [market.pk, lead.pk]
+            )
+    audit_record(
+        actor=actor,
+        action="lead.market_set",
+        target=lead,
+        market_id=market.pk,
+        data={"from": before, "to": market.pk},
+    )
+    lead.refresh_from_db()
+    return lead
+
+
+def _fix(*, item: ExceptionItem, actor: Actor, value: str = "", **_: Any) -> None:
+    lead = _held_lead(item)
+    if lead is None:
+        raise ApplicationError(
+            "There is no held lead to fix (a conflicting identity): dismiss the item, or merge "
+            "the two leads by hand.",
+            code="nothing_to_fix",
+        )
+    lead_fix(actor=actor, lead=lead, corrections=parse_corrections(value))
+
+
+def _set_market(*, item: ExceptionItem, actor: Actor, value: str = "", **_: Any) -> None:
+    market = Market.objects.filter(code=value.strip().upper()).first()
+    if market is None:
+        raise ApplicationError(f"No market {value!r} that you can see.", code="unknown_market")
+    lead = Lead.objects.get(pk=item.target_id)
+    lead_market_set(actor=actor, lead=lead, market=market)
+
+
+QUARANTINED = ExceptionKind(
+    key="quarantined",
+    label="Quarantined submission",
+    owner_group="Managers {market}",
+    recovery=timedelta(hours=8),
+    resolutions=(
+        Resolution(
+            "fix",
+            "Fix and release",
+            _fix,
+            help="Correct fields; the lead is normalized again and released if it now holds up.",
+            ask="Corrections, one per line: field=value (e.g. phone=+49 30 1234567)",
+        ),
+        Resolution(
+            "release",
+            "Data is fine: release the lead",
+            _release,
+            help="The held lead becomes new and is routed.",
+        ),
+        Resolution("disqualify", "Junk: disqualify the lead", _disqualify),
+    ),
+)
+UNMARKETED = ExceptionKind(
+    key="unmarketed",
+    label="Lead matched no market",
+    owner_group="RevOps",
+    recovery=timedelta(hours=8),
+    resolutions=(
+        Resolution(
+            "set_market",
+            "Put in market",
+            _set_market,
+            help="Moves the lead and its rows to the market you name.",
+            ask="Market code",
+        ),
+        Resolution(
+            "table_fixed",
+            "The market table now covers it",
+            help="Add the row, publish, then retag; this records that it was done.",
+        ),
+    ),
+)
+
+
+def lead_kinds_register() -> None:
+    kind_register(QUARANTINED)
+    kind_register(UNMARKETED)

@@ -310,8 +310,13 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
                 messages.success(request, "Dismissed.")
                 return HttpResponseRedirect(reverse("admin:queue_exceptionitem_changelist"))
             elif action.startswith("resolve:"):
+                key = action.removeprefix("resolve:")
                 services.exception_resolve(
-                    actor=actor, item=item, resolution=action.removeprefix("resolve:"), note=note
+                    actor=actor,
+                    item=item,
+                    resolution=key,
+                    note=note,
+                    value=request.POST.get(f"value:{key}", ""),
                 )
                 messages.success(request, "Resolved.")
                 return HttpResponseRedirect(reverse("admin:queue_exceptionitem_changelist"))

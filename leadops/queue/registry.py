@@ -21,6 +21,9 @@ class Resolution:
     label: str
     handler: Handler | None = None
     help: str = ""
+    # When set, the person is asked for a value (this is the question) and the handler gets it
+    # as `value=`, e.g. the market to put a lead in.
+    ask: str = ""
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ def _close(item: ExceptionItem, *, user: User, status: str, resolution: str, not
 
 @transaction.atomic
 def exception_resolve(
-    *, actor: Actor, item: ExceptionItem, resolution: str, note: str = ""
+    *, actor: Actor, item: ExceptionItem, resolution: str, note: str = "", value: str = ""
 ) -> ExceptionItem:
     """Resolve with one of the kind's resolutions; its handler runs in this transaction, so a
     failing handler leaves the item open and nothing half-done."""
@@ -200,9 +200,11 @@ def exception_resolve(
         raise ApplicationError(
             f"{resolution!r} is not a resolution of {item.kind}.", code="unknown_resolution"
         )
-    run_handler(item, chosen, actor=actor, note=note)
+    if chosen.ask and not value.strip():
+        raise ApplicationError(f"{chosen.label}: {chosen.ask}", code="value_required")
+    run_handler(item, chosen, actor=actor, note=note, value=value.strip())
     _close(item, user=user, status=ExceptionItem.Status.RESOLVED, resolution=resolution, note=note)
-    _audit(actor, "resolved", item, resolution=resolution)
+    _audit(actor, "resolved", item, resolution=resolution, value=value.strip())
     return item
 
 
