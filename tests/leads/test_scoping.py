@@ -124,3 +124,48 @@ def test_no_input_gives_a_500(table, key_a, body):
     result = response.post("/api/v1/leads", body, format="json")
 
     assert result.status_code in (200, 201, 202, 400)
+
+
+def test_lead_audit_of_another_market_is_404(two_leads, key_a):
+    de, fr = two_leads
+
+    own = api(key_a).get(f"/api/v1/leads/{de['lead_id']}/audit")
+    other = api(key_a).get(f"/api/v1/leads/{fr['lead_id']}/audit")
+
+    assert own.status_code == 200
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "submissions", "sources", "mappings"),
+    [
+        ("manager_a", 200, 403, 403),
+        ("revops", 200, 200, 200),
+    ],
+)
+def test_intake_admin_pages_permission_matrix(
+    client, request, two_leads, who, submissions, sources, mappings
+):
+    client.force_login(
+        request.getfixturevalue("manager_a" if who == "manager_a" else "revops_user")
+    )
+
+    got = [
+        client.get(url).status_code
+        for url in (
+            "/admin/leads/submission/",
+            "/admin/leads/source/",
+            "/admin/leads/sourcemapping/",
+        )
+    ]
+
+    assert got == [submissions, sources, mappings]
+
+
+def test_manager_sees_only_their_markets_submissions(client, manager_a, two_leads):
+    client.force_login(manager_a)
+
+    html = client.get("/admin/leads/submission/").content.decode()
+
+    assert f">{two_leads[0]['submission_id']}<" in html
+    assert f">{two_leads[1]['submission_id']}<" not in html
