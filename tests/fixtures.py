@@ -56,3 +56,20 @@ def revops_user(db: None) -> User:
 def client_a_key(market_a: Market) -> str:
     with system_context("tests"):
         return api_client_create(actor=SYSTEM, name="partner-a", markets=[market_a]).key
+
+
+@pytest.fixture
+def login_as(client, request):
+    """Log the test client in as one of the permission-matrix personas (or stay anonymous)."""
+
+    def login(who: str) -> None:
+        users = {
+            "staff_no_market": lambda: UserFactory.create(is_staff=True),
+            "manager_a": lambda: request.getfixturevalue("manager_a"),
+            "revops": lambda: request.getfixturevalue("revops_user"),
+            "superuser": lambda: UserFactory.create(is_staff=True, is_superuser=True),
+        }
+        if who != "anonymous":
+            client.force_login(users[who]())
+
+    return login

@@ -14,18 +14,6 @@ NOTES = "/admin/markets/marketnote/"
 ACCESS = "/admin/markets/market/access/"
 
 
-def _login(client, request, who):
-    if who == "anonymous":
-        return
-    users = {
-        "staff_no_market": lambda: UserFactory.create(is_staff=True),
-        "manager_a": lambda: request.getfixturevalue("manager_a"),
-        "revops": lambda: request.getfixturevalue("revops_user"),
-        "superuser": lambda: UserFactory.create(is_staff=True, is_superuser=True),
-    }
-    client.force_login(users[who]())
-
-
 @pytest.mark.parametrize(
     ("who", "status", "sees_a", "sees_b"),
     [
@@ -36,8 +24,8 @@ def _login(client, request, who):
         ("superuser", 200, True, True),
     ],
 )
-def test_note_changelist_permission_matrix(client, request, notes, who, status, sees_a, sees_b):
-    _login(client, request, who)
+def test_note_changelist_permission_matrix(client, login_as, notes, who, status, sees_a, sees_b):
+    login_as(who)
 
     response = client.get(NOTES)
     html = response.content.decode()
@@ -73,8 +61,8 @@ def test_scoped_changelists_offer_no_delete_selected(client, notes, revops_user)
         ("superuser", 200, True),
     ],
 )
-def test_market_access_page_permission_matrix(client, request, notes, who, status, can_edit):
-    _login(client, request, who)
+def test_market_access_page_permission_matrix(client, login_as, notes, who, status, can_edit):
+    login_as(who)
 
     response = client.get(ACCESS)
 
@@ -154,9 +142,9 @@ def test_unassigned_and_revops_exist_after_a_flush():
     ],
 )
 def test_market_and_api_client_pages_permission_matrix(
-    client, request, notes, who, market_status, client_status
+    client, login_as, notes, who, market_status, client_status
 ):
-    _login(client, request, who)
+    login_as(who)
 
     markets = client.get("/admin/markets/market/")
     clients = client.get("/admin/markets/apiclient/")

@@ -29,18 +29,6 @@ def organisation(market_a, market_b):
     return draft
 
 
-def _login(client, request, who):
-    if who == "anonymous":
-        return
-    users = {
-        "staff_no_market": lambda: UserFactory.create(is_staff=True),
-        "manager_a": lambda: request.getfixturevalue("manager_a"),
-        "revops": lambda: request.getfixturevalue("revops_user"),
-        "superuser": lambda: UserFactory.create(is_staff=True, is_superuser=True),
-    }
-    client.force_login(users[who]())
-
-
 @pytest.mark.parametrize(
     ("who", "status", "sees_b", "can_add"),
     [
@@ -53,9 +41,9 @@ def _login(client, request, who):
 )
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_organisation_pages_permission_matrix(
-    client, request, organisation, page, who, status, sees_b, can_add
+    client, login_as, organisation, page, who, status, sees_b, can_add
 ):
-    _login(client, request, who)
+    login_as(who)
 
     response = client.get(PAGES[page])
     html = response.content.decode()

@@ -5,7 +5,6 @@ from leadops.core.access import system_context
 from leadops.kinds import note_flag, notes_conflict_file
 from leadops.markets.services import api_client_create
 from leadops.queue.models import ExceptionItem
-from tests.factories import UserFactory
 from tests.fixtures import SYSTEM
 
 pytestmark = pytest.mark.django_db
@@ -22,18 +21,6 @@ def items(notes):
     }
 
 
-def _login(client, request, who):
-    if who == "anonymous":
-        return
-    users = {
-        "staff_no_market": lambda: UserFactory.create(is_staff=True),
-        "manager_a": lambda: request.getfixturevalue("manager_a"),
-        "revops": lambda: request.getfixturevalue("revops_user"),
-        "superuser": lambda: UserFactory.create(is_staff=True, is_superuser=True),
-    }
-    client.force_login(users[who]())
-
-
 @pytest.mark.parametrize(
     ("who", "status", "sees"),
     [
@@ -44,8 +31,8 @@ def _login(client, request, who):
         ("superuser", 200, {"a", "b", "ab"}),
     ],
 )
-def test_queue_page_permission_matrix(client, request, items, who, status, sees):
-    _login(client, request, who)
+def test_queue_page_permission_matrix(client, login_as, items, who, status, sees):
+    login_as(who)
 
     response = client.get(QUEUE)
     html = response.content.decode()
