@@ -59,6 +59,99 @@ DEMO_SOURCES = [
     ("events", "Trade-fair scanner", "csv", "DE"),
 ]
 
+# Demo leads (source slug, fields); one is quarantined (a phone that is no number), one matches
+# no market (Japan), one repeats an email (a merge).
+DEMO_LEADS = [
+    (
+        "web",
+        {
+            "email": "ada@engines.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Analytical Engines",
+            "title": "Head of Research",
+            "country": "Germany",
+            "postal_code": "10115",
+            "phone": "030 1234567",
+            "utm_source": "google",
+        },
+    ),
+    (
+        "web",
+        {
+            "email": "grace@navy.example",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "company": "Navy Labs",
+            "country": "USA",
+            "region": "NY",
+            "postal_code": "10001",
+        },
+    ),
+    (
+        "events",
+        {
+            "email": "marie@radium.example",
+            "first_name": "Marie",
+            "last_name": "Curie",
+            "company": "Radium Institute",
+            "country": "France",
+            "postal_code": "75005",
+        },
+    ),
+    (
+        "web",
+        {
+            "email": "alan@bletchley.example",
+            "first_name": "alan",
+            "last_name": "TURING",
+            "company": "Bletchley",
+            "country": "AU",
+            "postal_code": "2000",
+            "phone": "+61 2 9999 9999",
+        },
+    ),
+    (
+        "partner-fr",
+        {
+            "email": "sophie@germain.example",
+            "first_name": "Sophie",
+            "last_name": "Germain",
+            "country": "FR",
+            "phone": "01 42 00 00 00",
+        },
+    ),
+    (
+        "web",
+        {
+            "email": "emmy@noether.example",
+            "first_name": "Emmy",
+            "last_name": "Noether",
+            "country": "Deutschland",
+            "phone": "call me maybe",
+        },
+    ),
+    (
+        "web",
+        {
+            "email": "hideyo@noguchi.example",
+            "first_name": "Hideyo",
+            "last_name": "Noguchi",
+            "country": "Japan",
+            "postal_code": "100-0001",
+        },
+    ),
+    (
+        "events",
+        {
+            "email": "ADA@engines.example",
+            "title": "Chief Scientist",
+            "country": "DE",
+            "utm_source": "fair",
+        },
+    ),
+]
+
 # (index into DEMO_NOTES, reason) flagged for review; AU's recovery time is one minute, so beat
 # escalates it soon after `make run` starts and its managers get a notification.
 DEMO_FLAGS = [

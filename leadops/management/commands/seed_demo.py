@@ -16,6 +16,7 @@ from leadops.demo import (
     DEMO_CONFLICTS,
     DEMO_FLAGS,
     DEMO_HOLIDAY_YEARS,
+    DEMO_LEADS,
     DEMO_MARKETS,
     DEMO_NOTES,
     DEMO_OUT_OF_OFFICE,
@@ -28,6 +29,8 @@ from leadops.demo import (
     demo_logins_text,
 )
 from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
+from leadops.leads.ingest import IngestItem, leads_ingest
+from leadops.leads.models import Lead, Source
 from leadops.leads.sources import source_ensure
 from leadops.markets.calendars import holidays_from_package
 from leadops.markets.config import FORMAT, config_import
@@ -88,11 +91,23 @@ class Command(BaseCommand):
                     groups=groups,
                 )
             self._notes_and_queue(actor)
+            if not Lead.objects.exists():  # leads once: a second seed would only add merges
+                self._leads(actor)
         if options["verbosity"] > 1:
             for change in changes:
                 self.stdout.write(change)
         if not options["quiet_logins"]:
             self.stdout.write(demo_logins_text())
+
+    def _leads(self, actor: SystemActor) -> None:
+        sources = {s.slug: s for s in Source.objects.all()}
+        leads_ingest(
+            items=[
+                IngestItem(source=sources[slug], payload=fields, fields=fields)
+                for slug, fields in DEMO_LEADS
+            ],
+            actor=actor,
+        )
 
     def _notes_and_queue(self, actor: SystemActor) -> None:
         markets = {m.code: m for m in Market.objects.all()}
