@@ -50,6 +50,19 @@ LEAD_FIELDS = [
     "region",
     "postal_code",
 ]
+# The lead fields a submission may carry (as sent, before normalization).
+INPUT_FIELDS = [
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "website",
+    "title",
+    "country",
+    "region",
+    "postal_code",
+]
 # Raw email and phone differ in spelling only; their normalized forms carry the meaning.
 ALTERNATE_FIELDS = [name for name in LEAD_FIELDS if name not in ("email", "phone")]
 # Raw email and phone differ in spelling only; their normalized forms carry the meaning.
@@ -116,21 +129,7 @@ def _text(value: Any) -> str:
 
 def normalize_item(item: IngestItem) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
     """Lead fields, the per-field trace (raw, normalized, problem) and quarantine reasons."""
-    raw = {
-        key: _text(item.fields.get(key))
-        for key in (
-            "email",
-            "phone",
-            "first_name",
-            "last_name",
-            "company",
-            "website",
-            "title",
-            "country",
-            "region",
-            "postal_code",
-        )
-    }
+    raw = {key: _text(item.fields.get(key)) for key in INPUT_FIELDS}
     country = n.normalize_country(raw["country"])
     region = (
         n.normalize_region(raw["region"], country=country.value)

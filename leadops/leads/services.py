@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
+from leadops.leads.ingest import INPUT_FIELDS
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.status import allowed_next, can_move
 from leadops.markets.models import Market
@@ -121,18 +122,7 @@ def leads_erase(identity: str, actor: Actor) -> int:
     return scrubbed
 
 
-FIXABLE = [
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "website",
-    "title",
-    "country",
-    "region",
-    "postal_code",
-]
+FIXABLE = INPUT_FIELDS
 
 
 def parse_corrections(text: str) -> dict[str, str]:

@@ -1,20 +1,17 @@
 import pytest
 
-from tests.browser.conftest import screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_staff_member_logs_in_and_opens_the_dashboard(page):
     # given a staff member
-    user = UserFactory(username="rita", is_staff=True)
+    user = UserFactory.create(username="rita", is_staff=True)
 
     # when they log in through the form and follow the Dashboard link
-    page.goto("/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, user.username)
     page.click("#nav-dashboard")
 
     # then the dashboard explains what it will show

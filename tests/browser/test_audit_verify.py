@@ -4,8 +4,8 @@ from django.contrib.auth.models import Group
 from leadops.celery import app
 from leadops.markets.models import REVOPS_GROUP
 from tests.audit.conftest import record_events
-from tests.browser.conftest import screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,10 +26,7 @@ def test_revops_verifies_the_audit_log_from_the_admin(page):
     user.groups.add(Group.objects.get(name=REVOPS_GROUP))
 
     # when she opens the verification page and clicks "Verify now"
-    page.goto("/admin/login/")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, "rita")
     page.goto("/admin/audit/auditevent/verify/")
     page.click("#verify-form input[type=submit]")
 

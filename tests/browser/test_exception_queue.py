@@ -5,8 +5,8 @@ from leadops.core.access import market_context, system_context
 from leadops.kinds import note_flag
 from leadops.markets.services import manager_group_name, market_create, market_note_create
 from leadops.queue.models import ExceptionItem
-from tests.browser.conftest import screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import UserFactory
 from tests.fixtures import SYSTEM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,10 +25,7 @@ def test_manager_claims_and_resolves_an_item(page):
     manager.groups.add(Group.objects.get(name=manager_group_name(de)))
 
     # when he logs in and opens the queue from the header
-    page.goto("/admin/login/")
-    page.fill("#id_username", "max")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, "max")
     page.click("#nav-queue")
     page.wait_for_url("**/admin/queue/exceptionitem/")
 

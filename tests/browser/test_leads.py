@@ -10,8 +10,8 @@ from leadops.markets.market_table import (
     market_table_row_add,
 )
 from leadops.markets.services import manager_group_name, market_create
-from tests.browser.conftest import screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import UserFactory
 from tests.fixtures import SYSTEM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,10 +50,7 @@ def test_manager_finds_a_lead_by_email_and_sees_its_touches(page):
     manager.groups.add(Group.objects.get(name=manager_group_name(de)))
 
     # when he searches for Ada by her email, typed differently
-    page.goto("/admin/login/")
-    page.fill("#id_username", "max")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, "max")
     page.goto("/admin/leads/lead/")
     page.wait_for_selector("#result_list")
     assert "Curie" not in page.content()

@@ -4,18 +4,11 @@ from django.contrib.auth.models import Group
 from leadops.core.access import market_context
 from leadops.markets.models import REVOPS_GROUP
 from leadops.markets.services import manager_group_name, market_create, market_note_create
-from tests.browser.conftest import screenshot
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import UserFactory
 from tests.fixtures import SYSTEM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page, username):
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ def test_manager_sees_only_their_markets_notes(page, two_markets):
     manager.groups.add(Group.objects.get(name=manager_group_name(de)))
 
     # when they open the market notes
-    _login(page, "max")
+    log_in(page, "max")
     page.goto("/admin/markets/marketnote/")
     page.wait_for_selector("#result_list")
 
@@ -55,7 +48,7 @@ def test_revops_grants_a_market_and_the_page_shows_it(page, two_markets):
     UserFactory.create(username="pat", is_staff=True)
 
     # when RevOps grants FR to pat on the Market access page
-    _login(page, "rita")
+    log_in(page, "rita")
     page.goto("/admin/markets/market/access/")
     page.select_option("#id_market", label="FR")
     page.select_option("#id_user", label="pat")
