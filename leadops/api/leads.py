@@ -103,10 +103,13 @@ class LeadCreateApi(APIView):
     def post(self, request: Request) -> Response | HttpResponse:
         return self.ingest_one(request, request.data)
 
-    def ingest_one(  # the payload stored is always what the client sent: request.data
+    def ingest_one(
         self, request: Request, data: Any, mapping_version: int | None = None
     ) -> Response | HttpResponse:
-        """Idempotency, validation, one call of the intake path: shared by every channel."""
+        """Idempotency, validation, one call of the intake path: shared by every channel.
+
+        `data` is what gets validated (the mapped fields, for a source's own format); the
+        submission always stores `request.data`, exactly as the client sent it."""
         principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
         who = actor_ref(principal)
         client = f"{who.kind}:{who.id}"

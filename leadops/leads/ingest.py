@@ -11,6 +11,7 @@ must see every market.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -529,7 +530,6 @@ def _insert_submissions(
     version: int | None,
     now: datetime,
 ) -> None:
-    import json
 
     columns = [
         "id",
@@ -596,7 +596,6 @@ def _insert_submissions(
 def _insert_touches(
     prepared: list[_Prepared], submission_ids: list[int], market_of: dict[Any, Any], now: datetime
 ) -> None:
-    import json
 
     rows = [(p, sid) for p, sid in zip(prepared, submission_ids, strict=True) if p.lead_id]
     if not rows:
@@ -746,7 +745,6 @@ def submission_reject(
     *, actor: Actor, source: Source | None, payload: Any, errors: dict[str, Any], client: str = ""
 ) -> int:
     """Store a submission refused at ingress (400), in UNASSIGNED, so nothing sent is lost."""
-    import json
 
     with system_context("ingest_reject"):
         unassigned = Market.objects.get(code="UNASSIGNED")
