@@ -7,30 +7,20 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from audit.models import AuditEvent
+from audit.selectors import events_scope
 from audit.tasks import verify_job
-from leadops.core.admin import ReadOnlyAdminMixin
-from leadops.core.models import Job
-from leadops.core.services import job_create
+from leadops.core.admin import ReadOnlyAdminMixin, request_jobs, request_scope
+from leadops.core.services import JobScope, job_create
 
 VERIFY_KIND = "audit_verify"
 SEE_GLOBAL = "markets.see_global"
-
-
-def _scope(request: HttpRequest) -> Q:
-    access = getattr(request, "market_access", None)
-    if access is None:
-        return Q(pk__in=[])
-    scope = Q(market_id__in=access.market_ids)
-    if access.see_global:
-        scope |= Q(market_id__isnull=True)
-    return scope
 
 
 @admin.register(AuditEvent)
@@ -56,7 +46,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
-        return super().get_queryset(request).filter(_scope(request)).select_related("link")
+        market_ids, see_global = request_scope(request)
+        scope = events_scope(market_ids=market_ids, see_global=see_global)
+        return super().get_queryset(request).filter(scope).select_related("link")
 
     @admin.display(description="target")
     def target(self, obj: AuditEvent) -> str:
@@ -87,11 +79,17 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
         if request.method == "POST":
             if not can_run:
                 raise PermissionDenied
-            job = job_create(actor=request.user, kind=VERIFY_KIND)
+            # The whole chain: every market's events and the global ones.
+            market_ids, _ = request_scope(request)
+            job = job_create(
+                actor=request.user,
+                kind=VERIFY_KIND,
+                scope=JobScope(market_ids=market_ids, global_rows=True),
+            )
             transaction.on_commit(lambda: verify_job.delay(job.pk))
             messages.info(request, f"Verification #{job.pk} queued; this page follows it.")
             return HttpResponseRedirect(reverse("admin:audit_verify"))
-        jobs = list(Job.objects.filter(kind=VERIFY_KIND)[:20])
+        jobs = list(request_jobs(request).filter(kind=VERIFY_KIND)[:20])
         context: dict[str, Any] = {
             **self.admin_site.each_context(request),
             "title": "Audit verification",

@@ -2,6 +2,7 @@
 privileges and the sealer are the point, and Django must never flush or alter these tables.
 
 - `audit_event`: one row per consequential action, written in the business transaction.
+- `audit_event_scope`: further markets older events need their reader to hold (insert-only).
 - `audit_link`: the chain, `(seq, event, prev_hash, chain_hash)`, written only by the sealer.
 - `audit_chain_head`: one row, the newest `(seq, hash)`, advanced only by the sealer.
 - `audit_checkpoint`: signed heads, also appended to files outside the database.
@@ -27,6 +28,8 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True)
     # Not a foreign key: audit sits below markets, and markets are never deleted.
     market_id = models.BigIntegerField(null=True, blank=True)
+    # The second market of an object that spans two (a cross-market item): a reader needs both.
+    second_market_id = models.BigIntegerField(null=True, blank=True)
     body = models.BinaryField()
     entry_hash = models.BinaryField()
 
@@ -41,6 +44,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk}"
+
+
+class AuditEventScope(models.Model):
+    """A further market an event needs its reader to hold, for events written before they could
+    carry `second_market_id` (filled by migrations, insert-only; the read policy checks it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, related_name="+")
+    market_id = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "audit_event_scope"
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} also needs market {self.market_id}"
 
 
 class AuditLink(models.Model):

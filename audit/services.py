@@ -26,7 +26,7 @@ from audit.verifier import (
     verifier_key,
 )
 from leadops.core.access import system_context
-from leadops.core.actors import Actor, actor_ref, origin_current
+from leadops.core.actors import Actor, ActorRef, actor_ref, origin_current
 
 BODY_VERSION = 1
 Target = models.Model | tuple[str, str | int] | None
@@ -55,6 +55,36 @@ def _target_ref(target: Target) -> dict[str, str] | None:
 
 def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _body(
+    *,
+    action: str,
+    now: datetime,
+    who: ActorRef,
+    origin: str,
+    market_id: int | None,
+    second_market_id: int | None,
+    target: dict[str, str] | None,
+    data: dict[str, Any] | None,
+    personal: dict[str, str],
+) -> dict[str, Any]:
+    """The signed body of one event. `second_market` appears only on events about an object in
+    two markets, so every other body keeps the shape it always had."""
+    body = {
+        "v": BODY_VERSION,
+        "action": action,
+        "at": _timestamp(now),
+        "actor": {"kind": who.kind, "id": who.id, "label": who.label},
+        "origin": origin,
+        "market": market_id,
+        "target": target,
+        "data": data or {},
+        "personal": personal,
+    }
+    if second_market_id is not None:
+        body["second_market"] = second_market_id
+    return body
 
 
 def subject_ref(identity: str) -> str:
@@ -89,6 +119,7 @@ def audit_record(
     action: str,
     target: Target = None,
     market_id: int | None = None,
+    second_market_id: int | None = None,
     data: dict[str, Any] | None = None,
     personal: dict[str, str] | None = None,
 ) -> RecordedEvent:
@@ -96,7 +127,8 @@ def audit_record(
 
     `data` holds ids and values that are not personal data (canonical JSON types only: no
     floats). `personal` maps a field to a normalized personal value (email, phone); only a
-    commitment to it is written. `market_id` None marks a global action (seen with see_global).
+    commitment to it is written. `market_id` None marks a global action (seen with see_global);
+    `second_market_id` marks an event about an object in two markets (readers need both).
     """
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(
@@ -107,20 +139,20 @@ def audit_record(
     origin = origin_current()
     target_ref = _target_ref(target)
     body = canonicalize(
-        {
-            "v": BODY_VERSION,
-            "action": action,
-            "at": _timestamp(now),
-            "actor": {"kind": who.kind, "id": who.id, "label": who.label},
-            "origin": origin,
-            "market": market_id,
-            "target": target_ref,
-            "data": data or {},
-            "personal": {
+        _body(
+            action=action,
+            now=now,
+            who=who,
+            origin=origin,
+            market_id=market_id,
+            second_market_id=second_market_id,
+            target=target_ref,
+            data=data,
+            personal={
                 field: commitment(field=field, value=value)
                 for field, value in (personal or {}).items()
             },
-        }
+        )
     )
     entry_hash = hashlib.sha256(body).digest()
     # No RETURNING: under RLS it would need the new row to be readable by the writer, and a
@@ -128,8 +160,8 @@ def audit_record(
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
-            " action, target_type, target_id, market_id, body, entry_hash)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " action, target_type, target_id, market_id, second_market_id, body, entry_hash)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 now,
                 who.kind,
@@ -140,6 +172,7 @@ def audit_record(
                 target_ref["type"] if target_ref else "",
                 target_ref["id"] if target_ref else "",
                 market_id,
+                second_market_id,
                 body,
                 entry_hash,
             ],
@@ -236,6 +269,7 @@ class Entry:
     action: str
     target: tuple[str, str] | None = None
     market_id: int | None = None
+    second_market_id: int | None = None
     data: dict[str, Any] | None = None
     personal: dict[str, str] | None = None
 
@@ -277,24 +311,24 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
     committed = commitments_many(
         [(field, value) for entry in entries for field, value in (entry.personal or {}).items()]
     )
-    columns: list[list[Any]] = [[] for _ in range(6)]
+    columns: list[list[Any]] = [[] for _ in range(7)]
     for entry in entries:
         target = {"type": entry.target[0], "id": entry.target[1]} if entry.target else None
         body = canonicalize(
-            {
-                "v": BODY_VERSION,
-                "action": entry.action,
-                "at": _timestamp(now),
-                "actor": {"kind": who.kind, "id": who.id, "label": who.label},
-                "origin": origin,
-                "market": entry.market_id,
-                "target": target,
-                "data": entry.data or {},
-                "personal": {
+            _body(
+                action=entry.action,
+                now=now,
+                who=who,
+                origin=origin,
+                market_id=entry.market_id,
+                second_market_id=entry.second_market_id,
+                target=target,
+                data=entry.data,
+                personal={
                     field: committed[(field, value)]
                     for field, value in (entry.personal or {}).items()
                 },
-            }
+            )
         )
         for column, value in zip(
             columns,
@@ -303,6 +337,7 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
                 target["type"] if target else "",
                 target["id"] if target else "",
                 entry.market_id,
+                entry.second_market_id,
                 body,
                 hashlib.sha256(body).digest(),
             ],
@@ -312,10 +347,10 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
-            " action, target_type, target_id, market_id, body, entry_hash)"
-            " SELECT %s, %s, %s, %s, %s, a, tt, ti, m, b, h"
+            " action, target_type, target_id, market_id, second_market_id, body, entry_hash)"
+            " SELECT %s, %s, %s, %s, %s, a, tt, ti, m, m2, b, h"
             " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],"
-            "             %s::bytea[], %s::bytea[]) AS v(a, tt, ti, m, b, h)",
+            "             %s::bigint[], %s::bytea[], %s::bytea[]) AS v(a, tt, ti, m, m2, b, h)",
             [now, who.kind, who.id, who.label, origin, *columns],
         )
     return len(entries)

@@ -31,7 +31,7 @@ from leadops.core.services import job_finish, job_progress, job_start
 CHUNK = 50_000
 
 # (seq, body, entry_hash, prev_hash, chain_hash, occurred_at, actor_kind, actor_id, origin,
-#  action, target_type, target_id, market_id)
+#  action, target_type, target_id, market_id, second_market_id)
 Row = tuple[Any, ...]
 
 
@@ -40,7 +40,7 @@ def _rows(start_after: int, limit: int, deep: bool) -> list[Row]:
     if deep:
         columns += (
             ", e.occurred_at, e.actor_kind, e.actor_id, e.origin, e.action, e.target_type,"
-            " e.target_id, e.market_id"
+            " e.target_id, e.market_id, e.second_market_id"
         )
     with system_context("audit_verify"):
         # Binary transfer: bytea arrives as raw bytes instead of hex text to decode, which is
@@ -81,7 +81,17 @@ def _record(row: Row) -> ChainRecord:
 def body_matches_columns(row: Row) -> str | None:
     """--deep: the body must say what the columns say (an edited column, body untouched)."""
     body = json.loads(bytes(row[1]))
-    occurred_at, actor_kind, actor_id, origin, action, target_type, target_id, market_id = row[5:]
+    (
+        occurred_at,
+        actor_kind,
+        actor_id,
+        origin,
+        action,
+        target_type,
+        target_id,
+        market_id,
+        second_market_id,
+    ) = row[5:]
     target = body.get("target") or {"type": "", "id": ""}
     expected = {
         "at": occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -92,6 +102,7 @@ def body_matches_columns(row: Row) -> str | None:
         "target.type": target_type,
         "target.id": target_id,
         "market": market_id,
+        "second_market": second_market_id,
     }
     found = {
         "at": body.get("at"),
@@ -102,6 +113,7 @@ def body_matches_columns(row: Row) -> str | None:
         "target.type": target["type"],
         "target.id": target["id"],
         "market": body.get("market"),
+        "second_market": body.get("second_market"),
     }
     for name, value in expected.items():
         if found[name] != value:

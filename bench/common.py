@@ -49,4 +49,3 @@ def django_on(conninfo: str) -> None:
 
     call_command("db_bootstrap", verbosity=0)
     call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)

@@ -164,6 +164,6 @@ DEMO_CONFLICTS = [(0, 2)]
 
 
 def demo_logins_text() -> str:
-    lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
+    lines = [f"Demo logins (password for all, as seeded: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<10} {role}" for username, _first, role, _su, _groups in DEMO_USERS]
     return "\n".join(lines)

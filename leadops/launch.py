@@ -41,10 +41,30 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
+VERIFIER_KEY_PREFIX = "verifier key: "
+
+
+def _prepare(env: dict[str, str]) -> str:
+    """db_bootstrap, migrate, collectstatic and seed_demo in one `manage.py prepare` process
+    (Django starts once); its output is passed through; returns the audit verifier key."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "manage.py", *args], env=env, check=True)
-    _log(f"manage.py {args[0]} done in {time.monotonic() - started:.1f}s")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "prepare", "--demo", "--print-verifier-key"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    key = ""
+    for line in process.stdout:
+        if line.startswith(VERIFIER_KEY_PREFIX):
+            key = line.removeprefix(VERIFIER_KEY_PREFIX).strip()
+        else:
+            _log(line.rstrip())
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    _log(f"database ready in {time.monotonic() - started:.1f}s")
+    return key
 
 
 def _wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]], limit: float) -> bool:
@@ -82,18 +102,7 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     env = _environment()
     try:
-        _manage(env, "db_bootstrap")
-        _manage(env, "migrate", "--noinput", "-v", "0")
-        _manage(env, "createcachetable")
-        _manage(env, "collectstatic", "--noinput", "-v", "0")
-        _manage(env, "seed_demo", "--quiet-logins")
-        audit_key = subprocess.run(
-            [sys.executable, "manage.py", "audit_checkpoint", "--public-key"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        audit_key = _prepare(env)
     except subprocess.CalledProcessError as exc:
         _log(f"setup failed: {' '.join(map(str, exc.cmd))} exited {exc.returncode}")
         return 1

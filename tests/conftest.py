@@ -54,7 +54,6 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
             connections[alias].close()
             connections[alias].settings_dict["NAME"] = test_name
         call_command("migrate", database="owner", verbosity=0)
-        call_command("createcachetable", database="owner", verbosity=0)
         with _admin_connect(test_name) as admin:
             # Only in the test database: TRUNCATE lets transactional tests flush between tests.
             # The runtime role never has it in production (TRUNCATE ignores RLS). The audit

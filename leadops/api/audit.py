@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leadops.api.views import ScopedAPIView
-from leadops.core.models import Job
+from leadops.core.selectors import jobs_visible
 
 
 class AuditVerifyApi(ScopedAPIView):
@@ -18,10 +18,21 @@ class AuditVerifyApi(ScopedAPIView):
         first_bad_seq = serializers.IntegerField(allow_null=True)
         checked_at = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema(responses=OutputSerializer, summary="Latest finished audit verification")
+    @extend_schema(
+        responses={200: OutputSerializer, 403: dict},
+        summary="Latest finished audit verification",
+        description="A verification covers the whole chain, every market's events and the "
+        "global ones: only clients with every market may read it (403 otherwise).",
+    )
     def get(self, request: Request) -> Response:
+        if not self.access.see_global:
+            raise exceptions.PermissionDenied(
+                "A verification covers every market's audit events; only clients with every "
+                "market may read it."
+            )
         job = (
-            Job.objects.filter(kind="audit_verify", state__in=["succeeded", "failed"])
+            jobs_visible(market_ids=self.access.market_ids, see_global=True)
+            .filter(kind="audit_verify", state__in=["succeeded", "failed"])
             .order_by("-finished_at", "-id")
             .first()
         )

@@ -39,6 +39,8 @@ class ExceptionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     due_at = serializers.DateTimeField()
     overdue = serializers.BooleanField(source="is_overdue")
+    escalated_at = serializers.DateTimeField(allow_null=True)
+    escalated_to = serializers.CharField()
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -23,6 +23,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from leadops.api.leads import LeadInput
+from leadops.api.limits import BodyLimitMixin
 from leadops.core.actors import SystemActor
 from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
 from leadops.leads.models import Source
@@ -54,11 +55,24 @@ def _cors(response: Response, origin: str) -> Response:
     return response
 
 
-class LeadFormApi(APIView):
+class LeadFormApi(BodyLimitMixin):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes = [FormRateThrottle]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def body_refused(self, request: Request, *, size: int, message: str) -> None:
+        source = Source.objects.filter(form_key=self.kwargs.get("form_key"), is_active=True).first()
+        if source is None:
+            return  # no such form: a 413 and nothing to keep
+        submission_reject(
+            actor=SystemActor(f"form:{source.slug}"),
+            source=source,
+            payload={},
+            errors={"body": [message]},
+            client=f"form:{source.slug}",
+            size_bytes=size,
+        )
 
     def _source(self, form_key: str) -> Source:
         source = Source.objects.filter(form_key=form_key, is_active=True).first()

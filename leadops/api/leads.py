@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from leadops.api.limits import BodyLimitMixin
 from leadops.api.views import ScopedAPIView
 from leadops.core.actors import actor_ref
 from leadops.leads.idempotency import (
@@ -27,8 +28,15 @@ from leadops.leads.idempotency import (
 from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
 from leadops.leads.models import Lead, Source
 from leadops.markets.models import ApiClient
+from leadops.markets.selectors import market_access_for
 
 OUTCOME_STATUS = {"created": 201, "review": 201, "merged": 200, "quarantined": 202}
+# The answer about a lead that landed outside the caller's markets (DESIGN.md, External
+# contract): the same whether the person was new, known or ambiguous.
+ACCEPTED_STATUS = 202
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_KEY = 100
+MAX_ATTRIBUTE_CHARS = 1000
 TEXT_FIELDS = {
     "external_id": 128,
     "email": 254,
@@ -49,9 +57,42 @@ TEXT_FIELDS = {
 }
 
 
+def attribute_problem(value: Any) -> str | None:
+    """Why an attribute value cannot be kept, or None: scalars only, text of bounded length."""
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        return f"Must be a string, number, true/false or null, not {kind}."
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Must be a finite number."
+    if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
+        return f"At most {MAX_ATTRIBUTE_CHARS:,} characters; this has {len(value):,}."
+    return None
+
+
 class LeadInput(serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
-    attributes = serializers.DictField(required=False)
+    attributes = serializers.DictField(
+        required=False,
+        help_text=f"Anything else about the lead: at most {MAX_ATTRIBUTES} keys, each a string "
+        f"(≤ {MAX_ATTRIBUTE_CHARS:,} characters), number, true/false or null. Kept on the lead.",
+    )
+
+    def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(
+                f"At most {MAX_ATTRIBUTES} attributes; this has {len(value)}."
+            )
+        problems = {}
+        for key, item in value.items():
+            if len(key) > MAX_ATTRIBUTE_KEY:
+                problems[key[:MAX_ATTRIBUTE_KEY]] = [
+                    f"A key is at most {MAX_ATTRIBUTE_KEY} characters; this has {len(key)}."
+                ]
+            elif (problem := attribute_problem(item)) is not None:
+                problems[key] = [problem]
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -91,8 +132,25 @@ def _result_body(result: Any) -> dict[str, Any]:
     }
 
 
-class LeadCreateApi(APIView):
+class LeadCreateApi(BodyLimitMixin):
     """Not wrapped in a request-wide transaction: the idempotency claim commits before the work."""
+
+    def body_refused(self, request: Request, *, size: int, message: str) -> None:
+        """A body over the limit is not read, but its arrival is kept as a rejected submission."""
+        principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
+        who = actor_ref(principal)
+        submission_reject(
+            actor=principal,
+            source=self.refused_source(),
+            payload={},
+            errors={"body": [message]},
+            client=f"{who.kind}:{who.id}",
+            size_bytes=size,
+        )
+
+    def refused_source(self) -> Source | None:
+        """The source a refused body was meant for, when the URL names it."""
+        return None
 
     @extend_schema(
         request=LeadInput,
@@ -171,8 +229,14 @@ class LeadCreateApi(APIView):
             mapping_version=mapping_version,
         )
         [result] = leads_ingest(items=[item], actor=principal)
-        status = OUTCOME_STATUS[result.outcome]
-        body = json.dumps(_result_body(result), separators=(",", ":"))
+        if result.market_id in market_access_for(principal).market_ids:
+            status, answer = OUTCOME_STATUS[result.outcome], _result_body(result)
+        else:
+            # Outside the caller's markets: no lead id, outcome or market, so an intake key is
+            # never an oracle for who exists elsewhere.
+            status = ACCEPTED_STATUS
+            answer = {"submission_id": result.submission_id, "outcome": "accepted"}
+        body = json.dumps(answer, separators=(",", ":"))
         if claim_id is not None:
             idempotency_complete(row_id=claim_id, status=status, body=body)
         return HttpResponse(body, status=status, content_type="application/json")
@@ -379,14 +443,16 @@ class LeadAuditApi(ScopedAPIView):
 
     @extend_schema(responses=dict, summary="Audit trail of one lead")
     def get(self, request: Request, lead_id: int) -> Response:
-        from audit.models import AuditEvent
+        from audit.selectors import events_visible
 
         lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
         if lead is None:
             raise Http404
         submission_ids = [str(i) for i in lead.submissions.values_list("id", flat=True)]
+        # The caller's scope, not the lead's market: an event about the lead that also names a
+        # market the caller does not hold (a cross-market review) stays hidden.
         events = (
-            AuditEvent.objects.filter(market_id=lead.market_id)
+            events_visible(market_ids=self.access.market_ids, see_global=self.access.see_global)
             .filter(
                 Q(target_type="leads.lead", target_id=str(lead.pk))
                 | Q(target_type="leads.submission", target_id__in=submission_ids)
@@ -416,6 +482,9 @@ class LeadAuditApi(ScopedAPIView):
 class SourceSubmissionApi(LeadCreateApi):
     """POST /api/v1/sources/{slug}/submissions: any JSON object, read through the source's
     current field mapping, then the same intake path and answers as POST /api/v1/leads."""
+
+    def refused_source(self) -> Source | None:
+        return Source.objects.filter(slug=self.kwargs.get("slug", "")).first()
 
     @extend_schema(
         request=dict,

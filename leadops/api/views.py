@@ -7,15 +7,15 @@ from typing import Any
 
 from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
+from leadops.api.limits import BodyLimitMixin
 from leadops.core.access import market_context
 from leadops.core.actors import origin_context
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
 
 
-class ScopedAPIView(APIView):
+class ScopedAPIView(BodyLimitMixin):
     """Runs the view in a transaction that sees only the caller's markets.
 
     The context is set right after authentication, permissions and throttling (`initial`), and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from leadops.core.access import access_require
@@ -78,6 +79,10 @@ class Job(models.Model):
     """A long-running piece of work (verify, import, backtest…) run by a worker; pages poll it.
 
     No admin request runs long: it creates a Job, enqueues the task on commit and shows this row.
+
+    A job's result can hold data of every market it touched, so the job has that scope: it is
+    readable only by someone who holds every market in `scope_market_ids` (and, with
+    `scope_global`, sees rows of no market). The table is under RLS on exactly that rule.
     """
 
     class State(models.TextChoices):
@@ -95,9 +100,21 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    scope_market_ids = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        help_text="Markets whose data the job holds; a reader needs all of them.",
+    )
+    scope_global = models.BooleanField(
+        default=True, help_text="The job holds data of no market (e.g. the whole audit chain)."
+    )
+
+    objects = MarketScopedManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(state__in=["queued", "running", "succeeded", "failed"]),
@@ -112,3 +129,17 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+
+class SeedMarker(models.Model):
+    """A piece of demo data `seed_demo` has made once (a note, a flagged item, the leads…).
+
+    The seed never makes a marked piece again, so whatever a person did to it since (resolved,
+    dismissed, deleted) stays done.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -27,15 +27,27 @@ def policy_expression(
     return f"({SYSTEM} OR {visible})"
 
 
+def scope_expression(column: str, *, global_column: str) -> str:
+    """Rows that hold data of several markets (a job's result): visible when the reader holds
+    every market in the array `column`, and sees global rows if `global_column` is true."""
+    return (
+        f"({SYSTEM} OR (coalesce({column} <@ {MARKETS}, false)"
+        f" AND (NOT {global_column} OR {SEE_GLOBAL})))"
+    )
+
+
 def rls_enable(
     table: str,
     *,
     column: str = "market_id",
     second_column: str | None = None,
     global_rows: bool = False,
+    expression: str | None = None,
 ) -> migrations.RunSQL:
-    """A migration operation that puts `table` under market row-level security (reversible)."""
-    expression = policy_expression(column, second_column=second_column, global_rows=global_rows)
+    """A migration operation that puts `table` under market row-level security (reversible).
+    `expression` replaces the market-column rule (e.g. `scope_expression(...)`)."""
+    if expression is None:
+        expression = policy_expression(column, second_column=second_column, global_rows=global_rows)
     policy = f"{table}_market_scope"
     return migrations.RunSQL(
         sql=[
@@ -49,3 +61,16 @@ def rls_enable(
             f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY',
         ],
     )
+
+
+def rls_policy_replace(table: str, *, new: str, old: str) -> migrations.RunSQL:
+    """Swap the market policy of a table already under RLS (reversible: `old` comes back)."""
+    policy = f"{table}_market_scope"
+
+    def swap(expression: str) -> str:
+        return (
+            f'DROP POLICY IF EXISTS "{policy}" ON "{table}";\n'
+            f'CREATE POLICY "{policy}" ON "{table}" USING {expression} WITH CHECK {expression}'
+        )
+
+    return migrations.RunSQL(sql=swap(new), reverse_sql=swap(old))

@@ -10,13 +10,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 
-from leadops.core.admin import ReadOnlyAdminMixin
-from leadops.core.models import Job
-from leadops.core.services import job_create
+from leadops.core.admin import ReadOnlyAdminMixin, json_preview, request_jobs, request_scope
+from leadops.core.services import JobScope, job_create
 from leadops.leads import normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
@@ -24,6 +25,13 @@ from leadops.leads.sources import source_ensure, source_form_set
 from leadops.leads.tasks import retag_job
 from leadops.markets.models import MarketTableVersion
 from leadops.markets.services import is_revops
+
+
+def _posted_id(value: str | None) -> int:
+    """A posted object id: anything but a whole number is no object (404), never a 500."""
+    if value is None or not value.strip().isdigit():
+        raise Http404("No such object.")
+    return int(value)
 
 
 def _ids(request: HttpRequest) -> frozenset[int]:
@@ -50,9 +58,13 @@ class TouchInline(ReadOnlyAdminMixin, admin.TabularInline[SourceTouch, Lead]):
         "utm_source",
         "utm_medium",
         "utm_campaign",
-        "alternates",
+        "alternates_view",
     )
     extra = 0
+
+    @admin.display(description="values that differed")
+    def alternates_view(self, obj: SourceTouch) -> str:
+        return json_preview(obj.alternates, limit=600)
 
 
 class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline[Activity, Lead]):
@@ -63,8 +75,12 @@ class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline[Activity, Lead]):
 
 class SubmissionInline(ReadOnlyAdminMixin, admin.TabularInline[Submission, Lead]):
     model = Submission
-    fields = readonly_fields = ("received_at", "source", "outcome", "reason", "trace")
+    fields = readonly_fields = ("received_at", "source", "outcome", "reason", "trace_view")
     extra = 0
+
+    @admin.display(description="trace (raw, normalized, problem)")
+    def trace_view(self, obj: Submission) -> str:
+        return json_preview(obj.trace, limit=600)
 
 
 @admin.register(Lead)
@@ -101,6 +117,7 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
         "country",
         "region",
         "postal_code",
+        "attributes_table",
         "market_table_version",
         "market_row_id",
         "first_source",
@@ -113,6 +130,20 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         return super().get_queryset(request).filter(market_id__in=_ids(request))
 
+    @admin.display(description="attributes")
+    def attributes_table(self, obj: Lead) -> str:
+        if not obj.attributes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            (
+                (key, "—" if value is None else value)
+                for key, value in sorted(obj.attributes.items())
+            ),
+        )
+        return format_html('<table class="lo-attributes">{}</table>', rows)
+
     def get_urls(self) -> list[URLPattern]:
         retag = path("retag/", self.admin_site.admin_view(self.retag_view), name="leads_retag")
         return [retag, *super().get_urls()]
@@ -122,15 +153,24 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
         if not is_revops(request.user):
             raise PermissionDenied
         if request.method == "POST":
-            version = MarketTableVersion.objects.get(pk=request.POST["version"])
+            version = get_object_or_404(
+                MarketTableVersion, pk=_posted_id(request.POST.get("version"))
+            )
             apply = request.POST.get("apply") == "1"
-            job = job_create(actor=request.user, kind="retag" if apply else "retag_preview")
+            # It looks at every market while it runs; when it ends, its scope narrows to the
+            # markets its result names.
+            market_ids, see_global = request_scope(request)
+            job = job_create(
+                actor=request.user,
+                kind="retag" if apply else "retag_preview",
+                scope=JobScope(market_ids=market_ids, global_rows=see_global),
+            )
             transaction.on_commit(
                 lambda: retag_job.delay(job.pk, version.pk, apply, request.user.get_username())
             )
             messages.info(request, f"Job #{job.pk} queued; this page follows it.")
             return HttpResponseRedirect(reverse("admin:leads_retag"))
-        jobs = list(Job.objects.filter(kind__in=["retag", "retag_preview"])[:10])
+        jobs = list(request_jobs(request).filter(kind__in=["retag", "retag_preview"])[:10])
         context = {
             **self.admin_site.each_context(request),
             "title": "Retag leads",
@@ -163,9 +203,10 @@ class SubmissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
         "idempotency_key",
         "outcome",
         "reason",
-        "errors",
-        "trace",
-        "payload",
+        "errors_view",
+        "trace_view",
+        "payload_view",
+        "size_bytes",
         "normalizer_version",
         "lead",
         "market",
@@ -174,6 +215,39 @@ class SubmissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
         return super().get_queryset(request).filter(market_id__in=_ids(request))
+
+    @admin.display(description="errors")
+    def errors_view(self, obj: Submission) -> str:
+        return json_preview(obj.errors)
+
+    @admin.display(description="trace (raw, normalized, problem)")
+    def trace_view(self, obj: Submission) -> str:
+        return json_preview(obj.trace)
+
+    @admin.display(description="payload as received")
+    def payload_view(self, obj: Submission) -> str:
+        return json_preview(
+            obj.payload, whole_url=reverse("admin:leads_submission_payload", args=[obj.pk])
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        whole = path(
+            "<int:submission_id>/payload/",
+            self.admin_site.admin_view(self.payload_whole_view),
+            name="leads_submission_payload",
+        )
+        return [whole, *super().get_urls()]
+
+    def payload_whole_view(self, request: HttpRequest, submission_id: int) -> HttpResponse:
+        """The whole stored payload as JSON, for the one who may read the submission."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        submission = get_object_or_404(self.get_queryset(request), pk=submission_id)
+        return JsonResponse(
+            submission.payload,
+            safe=False,
+            json_dumps_params={"indent": 2, "ensure_ascii": False},
+        )
 
 
 @admin.register(Source)

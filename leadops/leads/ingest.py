@@ -12,6 +12,7 @@ must see every market.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,6 +92,7 @@ class IngestResult:
     submission_id: int
     lead_id: int | None
     market: str
+    market_id: int
     status: str | None
     reason: str = ""
     duplicate_of: int | None = None
@@ -109,14 +111,18 @@ class _Prepared:
     lead_id: int | None = None
     create: bool = False
     reason: str = ""
-    alternates: dict[str, str] = field(default_factory=dict)
+    alternates: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def storable(value: Any) -> Any:
     """The payload as PostgreSQL can keep it: NUL cannot live in text or jsonb, so it becomes
-    U+FFFD (visible, not silently dropped); everything else is kept as sent."""
+    U+FFFD (visible, not silently dropped), and a number JSON cannot hold (1e999 parses as
+    infinity) is kept as its text; everything else is kept as sent."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, dict):
         return {storable(str(k)): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -232,7 +238,9 @@ def _existing(
     pairs = [
         (p.tag.market_id, p.lead["email_norm"]) for p in prepared if p.lead["email_norm"] and p.tag
     ]
-    columns = ", ".join(["l.id", "l.market_id", "l.status", *[f"l.{name}" for name in LEAD_FIELDS]])
+    columns = ", ".join(
+        ["l.id", "l.market_id", "l.status", "l.attributes", *[f"l.{name}" for name in LEAD_FIELDS]]
+    )
     rows = _fetch(
         # Two index lookups in one statement; an OR across them would scan the whole table.
         f"SELECT {columns} FROM leads_lead l WHERE l.id = ANY(%s)"
@@ -243,7 +251,12 @@ def _existing(
     )
     leads = {}
     for row in rows:
-        lead = dict(zip(["id", "market_id", "status", *LEAD_FIELDS], row, strict=True))
+        lead = dict(
+            zip(["id", "market_id", "status", "attributes", *LEAD_FIELDS], row, strict=True)
+        )
+        # Django's cursors hand jsonb over as text (JSONField decodes it itself).
+        if isinstance(lead["attributes"], str):
+            lead["attributes"] = json.loads(lead["attributes"])
         leads[lead["id"]] = lead
     by_email = {
         (lead["market_id"], lead["email_norm"]): lead
@@ -262,7 +275,14 @@ def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestRes
         prepared = []
         for i, item in enumerate(items):
             lead, trace, quarantine = normalize_item(item)
-            p = _Prepared(index=i, item=item, lead=lead, trace=trace, quarantine=quarantine)
+            p = _Prepared(
+                index=i,
+                item=item,
+                lead=lead,
+                trace=trace,
+                quarantine=quarantine,
+                attributes=storable(item.fields.get("attributes") or {}),
+            )
             p.tag = tag_market(
                 {
                     "source": item.source.slug,
@@ -343,6 +363,7 @@ def _write(
                     target.lead[name] = new
                 elif new and old and new != old and name in ALTERNATE_FIELDS:
                     p.alternates[name] = new
+            target.attributes = _attributes_merge(p, target.attributes)
             p.lead_id = target.lead_id
     inserted = _insert_leads(creates, version, now)
     lost = [p for p in creates if p.lead_id not in inserted]
@@ -411,6 +432,7 @@ def _write(
             submission_id=sid,
             lead_id=p.lead_id,
             market=codes[market_of[p.lead_id]],
+            market_id=market_of[p.lead_id],
             status=statuses.get(p.lead_id),
             reason=p.reason,
             duplicate_of=p.lead_id if p.outcome == Submission.Outcome.MERGED else None,
@@ -432,6 +454,7 @@ def _insert_leads(creates: list[_Prepared], version: int | None, now: datetime) 
         "first_source_id",
         "created_at",
         "updated_at",
+        "attributes",
         *LEAD_FIELDS,
     ]
     values: list[list[Any]] = [[] for _ in columns]
@@ -447,6 +470,7 @@ def _insert_leads(creates: list[_Prepared], version: int | None, now: datetime) 
             p.item.source.id,
             now,
             now,
+            json.dumps(p.attributes),
             *[p.lead[name] for name in LEAD_FIELDS],
         ]
         for column, value in zip(values, row, strict=True):
@@ -461,6 +485,7 @@ def _insert_leads(creates: list[_Prepared], version: int | None, now: datetime) 
         "bigint",
         "timestamptz",
         "timestamptz",
+        "jsonb",
         *["varchar"] * len(LEAD_FIELDS),
     ]
     arrays = ", ".join(f"%s::{t}[]" for t in types)
@@ -475,8 +500,9 @@ def _insert_leads(creates: list[_Prepared], version: int | None, now: datetime) 
 def _merge(
     prepared: list[_Prepared], existing: dict[int, dict[str, Any]], now: datetime
 ) -> dict[int, dict[str, Any]]:
-    """Fill only the empty fields of merged-into leads; differing values stay on the touch."""
-    fills: dict[int, dict[str, str]] = {}
+    """Fill only the empty fields (and absent attributes) of merged-into leads; differing values
+    stay on the touch as alternates."""
+    fills: dict[int, dict[str, Any]] = {}
     for p in prepared:
         if p.outcome != Submission.Outcome.MERGED or p.lead_id is None:
             continue
@@ -489,6 +515,10 @@ def _merge(
                 fills.setdefault(p.lead_id, {})[name] = new
             elif new and old and new != old and name in ALTERNATE_FIELDS:
                 p.alternates[name] = new
+        attributes = current.get("attributes") or {}
+        merged = _attributes_merge(p, attributes)
+        if merged != attributes:
+            fills.setdefault(p.lead_id, {})["attributes"] = merged
     if not fills:
         return {}
     ids = list(fills)
@@ -496,13 +526,25 @@ def _merge(
     sets = ", ".join(
         f"{name} = CASE WHEN l.{name} = '' THEN v.{name} ELSE l.{name} END" for name in LEAD_FIELDS
     )
+    texts = ", ".join(["%s::varchar[]"] * len(LEAD_FIELDS))
     _execute(
-        f"UPDATE leads_lead l SET {sets}, updated_at = %s"
-        f" FROM unnest(%s::bigint[], {', '.join(['%s::varchar[]'] * len(LEAD_FIELDS))})"
-        f" AS v(id, {', '.join(LEAD_FIELDS)}) WHERE l.id = v.id",
-        [now, ids, *arrays],
+        f"UPDATE leads_lead l SET {sets}, attributes = v.attrs || l.attributes, updated_at = %s"
+        f" FROM unnest(%s::bigint[], %s::jsonb[], {texts})"
+        f" AS v(id, attrs, {', '.join(LEAD_FIELDS)}) WHERE l.id = v.id",
+        [now, ids, [json.dumps(fills[i].get("attributes", {})) for i in ids], *arrays],
     )
     return {i: {**existing[i], **fills[i]} for i in ids}
+
+
+def _attributes_merge(p: _Prepared, attributes: dict[str, Any]) -> dict[str, Any]:
+    """A merge adds the attributes the lead lacks; a differing value stays on the touch."""
+    merged = dict(attributes)
+    for key, value in p.attributes.items():
+        if key not in merged:
+            merged[key] = value
+        elif merged[key] != value:
+            p.alternates.setdefault("attributes", {})[key] = value
+    return merged
 
 
 def _insert_external_ids(prepared: list[_Prepared]) -> None:
@@ -660,6 +702,7 @@ def _history(creates: list[_Prepared], merges: dict[int, dict[str, Any]], now: d
                 history_date=now,
                 history_type="+",
                 history_change_reason="ingested",
+                attributes=p.attributes,
                 **p.lead,
             )
         )
@@ -674,6 +717,7 @@ def _history(creates: list[_Prepared], merges: dict[int, dict[str, Any]], now: d
                 history_date=now,
                 history_type="~",
                 history_change_reason="merged",
+                attributes=lead.get("attributes") or {},
                 **{k: lead[k] for k in LEAD_FIELDS},
             )
         )
@@ -742,9 +786,16 @@ def _file_exceptions(
 
 
 def submission_reject(
-    *, actor: Actor, source: Source | None, payload: Any, errors: dict[str, Any], client: str = ""
+    *,
+    actor: Actor,
+    source: Source | None,
+    payload: Any,
+    errors: dict[str, Any],
+    client: str = "",
+    size_bytes: int | None = None,
 ) -> int:
-    """Store a submission refused at ingress (400), in UNASSIGNED, so nothing sent is lost."""
+    """Store a submission refused at ingress (400, or 413 with only its size), in UNASSIGNED,
+    so nothing sent goes unrecorded."""
 
     with system_context("ingest_reject"):
         unassigned = Market.objects.get(code="UNASSIGNED")
@@ -756,6 +807,7 @@ def submission_reject(
             normalizer_version=NORMALIZER_VERSION,
             outcome=Submission.Outcome.REJECTED,
             errors=storable(errors),
+            size_bytes=size_bytes,
         )
         audit_record_many(
             actor=actor,
@@ -764,7 +816,11 @@ def submission_reject(
                     action="submission.rejected",
                     target=("leads.submission", str(submission.pk)),
                     market_id=unassigned.id,
-                    data={"source": source.slug if source else None, "fields": sorted(errors)},
+                    data={
+                        "source": source.slug if source else None,
+                        "fields": sorted(errors),
+                        "size_bytes": size_bytes,
+                    },
                 )
             ],
         )

@@ -76,6 +76,8 @@ class Lead(MarketScopedModel):
     country = models.CharField(max_length=2, blank=True)
     region = models.CharField(max_length=10, blank=True)
     postal_code = models.CharField(max_length=16, blank=True)
+    # What a source sent beyond the canonical fields: at most 50 keys of scalar values.
+    attributes = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -168,6 +170,9 @@ class Submission(MarketScopedModel):
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     reason = models.CharField(max_length=200, blank=True)
     errors = models.JSONField(default=dict, blank=True)
+    size_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The body's size, kept when it was refused as too large."
+    )
     lead = models.ForeignKey(
         Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
     )

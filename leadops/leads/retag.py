@@ -16,7 +16,7 @@ from django.db import connection
 from audit.services import Entry, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
-from leadops.core.services import job_finish, job_progress, job_start
+from leadops.core.services import JobScope, job_finish, job_progress, job_start
 from leadops.leads.models import Lead
 from leadops.markets.market_table import table_index, tag_market
 from leadops.markets.models import Market, MarketTableVersion
@@ -59,6 +59,7 @@ def retag_run(
         codes = dict(Market.objects.values_list("id", "code"))
     last, seen, moved, skipped = 0, 0, 0, 0
     flows: Counter[str] = Counter()
+    touched: set[int] = set()
     sample: list[dict[str, Any]] = []
     while True:
         with system_context("retag"):
@@ -73,6 +74,7 @@ def retag_run(
             else:
                 moved += len(moves) if not apply else 0
         for move in moves:
+            touched.update((move["market_id"], move["to"]))
             flows[f"{codes[move['market_id']]} → {codes[move['to']]}"] += 1
             if len(sample) < 20:
                 sample.append(
@@ -95,11 +97,13 @@ def retag_run(
     }
     if job_id is not None:
         verb = "moved" if apply else "would move"
+        # The result names leads of these markets only: that is who may read it.
         job_finish(
             job_id=job_id,
             ok=True,
             result=result,
             message=f"{verb} {moved} lead(s); {skipped} skipped as duplicates",
+            scope=JobScope(market_ids=frozenset(touched)),
         )
     return result
 

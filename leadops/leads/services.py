@@ -110,7 +110,8 @@ def leads_erase(identity: str, actor: Actor) -> int:
     if column is None or not value:
         return 0
     lead_ids = list(Lead.objects.filter(**{column: value}).values_list("id", flat=True))
-    blank = dict.fromkeys(PERSONAL_FIELDS, "")
+    # Attributes are free-form: they may hold anything about the person, so they go too.
+    blank: dict[str, Any] = {**dict.fromkeys(PERSONAL_FIELDS, ""), "attributes": {}}
     scrubbed = Lead.objects.filter(id__in=lead_ids).update(**blank)
     scrubbed += Lead.history.model.objects.filter(id__in=lead_ids).update(**blank)
     trace_key = "email" if field == "email" else "phone"

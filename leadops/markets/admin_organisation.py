@@ -3,6 +3,7 @@ own markets. Every save goes through a service."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -10,10 +11,12 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from leadops.core.admin import AllOrNothingInlinesMixin, RefusableInlineFormSet, inline_rows
 from leadops.core.errors import ApplicationError
 from leadops.markets import calendars, market_table, teams
 from leadops.markets.business_time import CalendarError, open_spans, parse_hours
@@ -163,6 +166,7 @@ class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
 
 class MarketTableRowInline(admin.TabularInline[MarketTableRow, MarketTableVersion]):
     model = MarketTableRow
+    formset = RefusableInlineFormSet
     fields = ["kind", "key", "country", "market"]
     extra = 1
 
@@ -188,7 +192,9 @@ class MarketTableRowInline(admin.TabularInline[MarketTableRow, MarketTableVersio
 
 
 @admin.register(MarketTableVersion)
-class MarketTableVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[MarketTableVersion]):
+class MarketTableVersionAdmin(
+    AllOrNothingInlinesMixin, RevOpsEditsMixin, admin.ModelAdmin[MarketTableVersion]
+):
     list_display = ["number", "status", "note", "created_by", "published_at"]
     inlines = [MarketTableRowInline]
     change_form_template = "admin/markets/markettableversion/change_form.html"
@@ -210,25 +216,30 @@ class MarketTableVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[MarketTableVers
             obj.number = draft.number
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """All rows or none: a refused row undoes the whole save (AllOrNothingInlinesMixin)."""
         version = form.instance
-        try:
+        with inline_rows(formset) as run:
             for row in formset.deleted_objects:
-                market_table.market_table_row_remove(actor=request.user, row=row)
-            for row_form in formset.forms:
+                run(
+                    None, partial(market_table.market_table_row_remove, actor=request.user, row=row)
+                )
+            for index, row_form in enumerate(formset.forms):
                 if row_form in formset.deleted_forms or not row_form.has_changed():
                     continue
                 if row_form.instance.pk is None:
                     data = row_form.cleaned_data
-                    market_table.market_table_row_add(
-                        actor=request.user,
-                        version=version,
-                        kind=data["kind"],
-                        key=data["key"],
-                        country=data.get("country", ""),
-                        market=data["market"],
+                    run(
+                        index,
+                        partial(
+                            market_table.market_table_row_add,
+                            actor=request.user,
+                            version=version,
+                            kind=data["kind"],
+                            key=data["key"],
+                            country=data.get("country", ""),
+                            market=data["market"],
+                        ),
                     )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
 
     def get_urls(self) -> list[URLPattern]:
         publish = path(
@@ -242,7 +253,7 @@ class MarketTableVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[MarketTableVers
         back = reverse("admin:markets_markettableversion_change", args=[version_id])
         if request.method != "POST" or not is_revops(request.user):
             return HttpResponseRedirect(back)
-        version = MarketTableVersion.objects.get(pk=version_id)
+        version = get_object_or_404(MarketTableVersion, pk=version_id)
         try:
             market_table.market_table_publish(actor=request.user, version=version)
         except ApplicationError as exc:
@@ -255,6 +266,7 @@ class MarketTableVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[MarketTableVers
 
 class TeamMemberInline(admin.TabularInline[TeamMember, Team]):
     model = TeamMember
+    formset = RefusableInlineFormSet
     fields = [
         "user",
         "is_active",
@@ -284,7 +296,7 @@ class TeamMemberInline(admin.TabularInline[TeamMember, Team]):
 
 
 @admin.register(Team)
-class TeamAdmin(RevOpsEditsMixin, admin.ModelAdmin[Team]):
+class TeamAdmin(AllOrNothingInlinesMixin, RevOpsEditsMixin, admin.ModelAdmin[Team]):
     list_display = ["name", "market", "member_count"]
     list_filter = ["market"]
     inlines = [TeamMemberInline]
@@ -316,16 +328,24 @@ class TeamAdmin(RevOpsEditsMixin, admin.ModelAdmin[Team]):
         obj.pk = team.pk
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        for member_form in formset.forms:
-            if not member_form.has_changed():
-                continue
-            data = dict(member_form.cleaned_data)
-            user = data.pop("user")
-            fields = {key: data[key] for key in teams.MEMBER_FIELDS if key in data}
-            try:
-                teams.team_member_set(actor=request.user, team=form.instance, user=user, **fields)
-            except (ApplicationError, CalendarError) as exc:
-                messages.error(request, f"{user}: {exc}")
+        """All members or none: a refused row undoes the whole save."""
+        with inline_rows(formset) as run:
+            for index, member_form in enumerate(formset.forms):
+                if not member_form.has_changed():
+                    continue
+                data = dict(member_form.cleaned_data)
+                user = data.pop("user")
+                fields = {key: data[key] for key in teams.MEMBER_FIELDS if key in data}
+                run(
+                    index,
+                    partial(
+                        teams.team_member_set,
+                        actor=request.user,
+                        team=form.instance,
+                        user=user,
+                        **fields,
+                    ),
+                )
 
 
 @admin.register(OutOfOffice)

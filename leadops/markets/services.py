@@ -50,6 +50,8 @@ MANAGER_PERMS = [
     "leads.view_submission",
     "leads.view_sourcetouch",
     "leads.view_activity",
+    # Jobs are scoped like everything else: a manager sees the jobs about their markets only.
+    "core.view_job",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,
@@ -60,7 +62,6 @@ REVOPS_PERMS = [
     "markets.view_apiclient",
     "markets.add_apiclient",
     "markets.change_apiclient",
-    "core.view_job",
     "queue.view_queueownership",
     "queue.add_queueownership",
     "queue.change_queueownership",

@@ -153,6 +153,7 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         "remediation",
         "created_at",
         "due",
+        "escalation",
         "resolution",
         "note",
         "resolved_at",
@@ -198,9 +199,21 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     @admin.display(description="due", ordering="due_at")
     def due(self, obj: ExceptionItem) -> str:
         when = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
-        if obj.is_overdue:
-            return format_html('<strong style="color: var(--error-fg)">{} · overdue</strong>', when)
-        return when
+        shown = (
+            format_html('<strong style="color: var(--error-fg)">{} · overdue</strong>', when)
+            if obj.is_overdue
+            else when
+        )
+        if obj.escalated_at:
+            return format_html('{}<br><span class="help">{}</span>', shown, self.escalation(obj))
+        return shown
+
+    @admin.display(description="escalated")
+    def escalation(self, obj: ExceptionItem) -> str:
+        if obj.escalated_at is None:
+            return "—"
+        at = timezone.localtime(obj.escalated_at).strftime("%Y-%m-%d %H:%M")
+        return f"escalated {at} to {obj.escalated_to or 'its owner group'}"
 
     @admin.display(description="target")
     def target_link(self, obj: ExceptionItem) -> str:
@@ -330,6 +343,7 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         context = dict(extra_context or {})
         context["notifications"] = list(
             Notification.objects.filter(
+                Q(second_market__isnull=True) | Q(second_market_id__in=_market_ids(request)),
                 user_id=request.user.pk or 0,
                 read_at__isnull=True,
                 market_id__in=_market_ids(request),

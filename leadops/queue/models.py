@@ -54,6 +54,9 @@ class ExceptionItem(MarketScopedModel):
     created_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField()
     escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.CharField(
+        max_length=150, blank=True, help_text="The owner group notified when it went overdue."
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -142,6 +145,10 @@ class Notification(MarketScopedModel):
     """An in-admin notice to one person (shown on the queue page) until connectors deliver to
     Slack and Teams. Unique per item, person and reason, so a repeated sweep adds nothing."""
 
+    # The item's second market, if any: a notice about a two-market item needs both to be read.
+    second_market = models.ForeignKey(
+        "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(ExceptionItem, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=20)

@@ -32,6 +32,7 @@ def _audit(actor: Actor, action: str, item: ExceptionItem, **data: Any) -> None:
         action=f"exception.{action}",
         target=item,
         market_id=item.market_id,
+        second_market_id=item.second_market_id,
         data={"kind": item.kind, "status": item.status, **data},
     )
 
@@ -124,17 +125,7 @@ def exception_claim(
     """Claim an open item (or one whose claim expired). One conditional UPDATE decides: of two
     managers claiming at once, exactly one wins and the other is told who did."""
     user = _user(actor)
-    now = timezone.now()
-    claimable = (
-        Q(status=ExceptionItem.Status.OPEN)
-        | Q(status=ExceptionItem.Status.CLAIMED, claim_expires_at__lte=now)
-        | Q(status=ExceptionItem.Status.CLAIMED, claimed_by=user)
-    )
-    won = ExceptionItem.objects.filter(claimable, pk=item.pk).update(
-        status=ExceptionItem.Status.CLAIMED, claimed_by=user, claim_expires_at=now + ttl
-    )
-    item.refresh_from_db()
-    if not won:
+    if not _claim(item, user, ttl):
         if item.is_closed:
             raise ApplicationError(f"This item is already {item.status}.", code="closed")
         raise ApplicationError(
@@ -145,7 +136,29 @@ def exception_claim(
     return item
 
 
-def _require_workable(item: ExceptionItem, user: User) -> None:
+def _claim(item: ExceptionItem, user: User, ttl: timedelta) -> bool:
+    """The conditional UPDATE behind every claim; `item` is refreshed either way."""
+    now = timezone.now()
+    claimable = (
+        Q(status=ExceptionItem.Status.OPEN)
+        | Q(status=ExceptionItem.Status.CLAIMED, claim_expires_at__lte=now)
+        | Q(status=ExceptionItem.Status.CLAIMED, claimed_by=user)
+    )
+    won = ExceptionItem.objects.filter(claimable, pk=item.pk).update(
+        status=ExceptionItem.Status.CLAIMED, claimed_by=user, claim_expires_at=now + ttl
+    )
+    item.refresh_from_db()
+    return bool(won)
+
+
+def _take_for_work(item: ExceptionItem, *, actor: Actor, user: User) -> ExceptionItem:
+    """Lock the item for resolving or dismissing, claiming it first if `user` has not.
+
+    The claim is audited before the resolution, in the same transaction, so the trail reads
+    "claimed, then resolved" exactly as the queue page asks people to work. Someone else's live
+    claim refuses the work, naming them. The row lock makes the check and the claim one step.
+    """
+    item = ExceptionItem.objects.select_for_update().get(pk=item.pk)
     if item.is_closed:
         raise ApplicationError(f"This item is already {item.status}.", code="closed")
     if item.claim_active() and item.claimed_by_id != user.pk:
@@ -153,6 +166,10 @@ def _require_workable(item: ExceptionItem, user: User) -> None:
             f"{item.claimed_by} is working on this item until {item.claim_expires_at:%H:%M} UTC.",
             code="claimed",
         )
+    if not item.claim_active():
+        _claim(item, user, CLAIM_TTL)
+        _audit(actor, "claimed", item, until=item.claim_expires_at.isoformat())  # type: ignore[union-attr]
+    return item
 
 
 @transaction.atomic
@@ -191,10 +208,9 @@ def exception_resolve(
     *, actor: Actor, item: ExceptionItem, resolution: str, note: str = "", value: str = ""
 ) -> ExceptionItem:
     """Resolve with one of the kind's resolutions; its handler runs in this transaction, so a
-    failing handler leaves the item open and nothing half-done."""
+    failing handler leaves the item open and nothing half-done. An item the person has not
+    claimed is claimed for them first (see `_take_for_work`)."""
     user = _user(actor)
-    item = ExceptionItem.objects.select_for_update().get(pk=item.pk)
-    _require_workable(item, user)
     chosen = kind_get(item.kind).resolution(resolution)
     if chosen is None:
         raise ApplicationError(
@@ -202,6 +218,7 @@ def exception_resolve(
         )
     if chosen.ask and not value.strip():
         raise ApplicationError(f"{chosen.label}: {chosen.ask}", code="value_required")
+    item = _take_for_work(item, actor=actor, user=user)
     run_handler(item, chosen, actor=actor, note=note, value=value.strip())
     _close(item, user=user, status=ExceptionItem.Status.RESOLVED, resolution=resolution, note=note)
     _audit(actor, "resolved", item, resolution=resolution, value=value.strip())
@@ -210,12 +227,12 @@ def exception_resolve(
 
 @transaction.atomic
 def exception_dismiss(*, actor: Actor, item: ExceptionItem, note: str) -> ExceptionItem:
-    """Close without acting: the item was a false alarm. A note says why."""
+    """Close without acting: the item was a false alarm. A note says why. Claims like
+    `exception_resolve`."""
     user = _user(actor)
     if not note.strip():
         raise ApplicationError("Say why the item is dismissed.", code="note_required")
-    item = ExceptionItem.objects.select_for_update().get(pk=item.pk)
-    _require_workable(item, user)
+    item = _take_for_work(item, actor=actor, user=user)
     _close(item, user=user, status=ExceptionItem.Status.DISMISSED, resolution="", note=note)
     _audit(actor, "dismissed", item)
     return item
@@ -234,16 +251,17 @@ def exception_escalate_overdue(*, actor: Actor, now: datetime | None = None) -> 
             .select_related("market")[:500]
         )
         for item in due:
+            owner, _recovery = ownership_for(kind_get(item.kind), item.market)
             if not ExceptionItem.objects.filter(pk=item.pk, escalated_at__isnull=True).update(
-                escalated_at=moment
+                escalated_at=moment, escalated_to=owner
             ):
                 continue
-            owner, _recovery = ownership_for(kind_get(item.kind), item.market)
             members = Group.objects.filter(name=owner).values_list("user", flat=True)
             Notification.objects.bulk_create(
                 [
                     Notification(
                         market=item.market,
+                        second_market_id=item.second_market_id,
                         user_id=user_id,
                         item=item,
                         reason="overdue",

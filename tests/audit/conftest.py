@@ -15,7 +15,13 @@ from audit.services import audit_record
 from leadops.core.actors import SystemActor
 
 ACTOR = SystemActor("tests")
-AUDIT_TABLES = ["audit_event", "audit_link", "audit_chain_head", "audit_checkpoint"]
+AUDIT_TABLES = [
+    "audit_event",
+    "audit_link",
+    "audit_chain_head",
+    "audit_checkpoint",
+    "audit_event_scope",
+]
 
 
 def _admin_conninfo(**extra: str) -> str:
@@ -51,12 +57,14 @@ def restore_audit_log(superuser_sql: psycopg.Connection) -> Iterator[None]:
     conn.execute("SET session_replication_role = replica")
     try:
         with conn.transaction():
-            conn.execute("TRUNCATE audit_link, audit_event, audit_chain_head, audit_checkpoint")
             conn.execute(
-                "INSERT INTO audit_event OVERRIDING SYSTEM VALUE SELECT * FROM snap_audit_event"
+                "TRUNCATE audit_link, audit_event_scope, audit_event, audit_chain_head,"
+                " audit_checkpoint"
             )
-            for table in AUDIT_TABLES[1:]:
-                conn.execute(f"INSERT INTO {table} SELECT * FROM snap_{table}")
+            for table in AUDIT_TABLES:
+                conn.execute(
+                    f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM snap_{table}"
+                )
             for table in AUDIT_TABLES:
                 conn.execute(f"DROP TABLE snap_{table}")
             conn.execute(

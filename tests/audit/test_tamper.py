@@ -127,6 +127,19 @@ def test_naive_column_edit_is_caught_by_deep(log):
     assert "column action" in result.problem
 
 
+def test_editing_the_second_market_column_is_caught_by_deep(log):
+    # the second market decides who may read an event: editing it must not go unnoticed
+    sql = log["sql"]
+    seq = _tampered_seq(log)
+    event_id = _event_id(sql, seq)
+    as_superuser(sql, "UPDATE audit_event SET second_market_id = 424242 WHERE id = %s", [event_id])
+
+    result = audit_verify_run(deep=True)
+
+    assert (result.ok, result.first_bad_seq) == (False, seq)
+    assert "column second_market" in result.problem
+
+
 def test_naive_deleted_event_names_the_gap(log):
     seq = _tampered_seq(log)
     as_superuser(log["sql"], "DELETE FROM audit_link WHERE seq = %s", [seq])

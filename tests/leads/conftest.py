@@ -49,3 +49,11 @@ def key_a(market_a):
 def key_all(db):
     with system_context("tests"):
         return api_client_create(actor=SYSTEM, name="client-all", all_markets=True).key
+
+
+@pytest.fixture
+def lead(table, key_a):
+    """One lead in market A, as POST /api/v1/leads answered it."""
+    from tests.leads.test_api_ingest import ADA, post
+
+    return post(key_a, ADA).json()

@@ -1,16 +1,14 @@
 import pytest
 from django.core.management import call_command
 
+from audit.services import audit_record
 from leadops.core.access import system_context
 from leadops.leads.models import Lead, Submission
+from leadops.markets.services import api_client_create
+from tests.fixtures import SYSTEM
 from tests.leads.test_api_ingest import ADA, api, post
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lead(table, key_a):
-    return post(key_a, ADA).json()
 
 
 def test_an_activity_with_an_external_id_is_recorded_once(lead, key_a):
@@ -63,6 +61,28 @@ def test_the_lead_audit_lists_its_submission_and_status_events(lead, key_a):
 
     assert [e["action"] for e in trail] == ["submission.created", "lead.status_changed"]
     assert trail[1]["data"] == {"from": "new", "to": "working"}
+
+
+def test_the_lead_audit_hides_an_event_naming_a_market_the_caller_lacks(
+    lead, key_a, market_a, market_b
+):
+    # given an event about the lead that also concerns market B (a cross-market review)
+    with system_context("tests"):
+        key_ab = api_client_create(actor=SYSTEM, name="ab", markets=[market_a, market_b]).key
+        audit_record(
+            actor=SYSTEM,
+            action="lead.review_linked",
+            target=("leads.lead", lead["lead_id"]),
+            market_id=market_a.id,
+            second_market_id=market_b.id,
+        )
+
+    def trail(key):
+        return [e["action"] for e in api(key).get(f"/api/v1/leads/{lead['lead_id']}/audit").json()]
+
+    # then a client of A alone does not see it; a client of both does
+    assert trail(key_a) == ["submission.created"]
+    assert trail(key_ab) == ["submission.created", "lead.review_linked"]
 
 
 def test_erasing_a_subject_scrubs_the_lead_its_history_and_submissions(lead):

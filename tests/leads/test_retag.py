@@ -2,7 +2,7 @@ import pytest
 
 from leadops.core.access import system_context
 from leadops.core.models import Job
-from leadops.core.services import job_create
+from leadops.core.services import JobScope, job_create
 from leadops.leads.models import Lead, SourceTouch, Submission
 from leadops.leads.retag import retag_run
 from leadops.markets.market_table import (
@@ -38,10 +38,10 @@ def test_preview_reports_moves_and_changes_nothing(table, key_a, market_a, marke
         assert Lead.objects.get(pk=lead["lead_id"]).market_id == market_a.id
 
 
-def test_retag_moves_the_lead_with_its_rows_and_audits_it(table, key_a, market_b):
+def test_retag_moves_the_lead_with_its_rows_and_audits_it(table, key_a, market_a, market_b):
     lead = post(key_a, ADA).json()
     moved_table = publish_moved(market_b)
-    job = job_create(actor=SYSTEM, kind="retag")
+    job = job_create(actor=SYSTEM, kind="retag", scope=JobScope(market_ids=frozenset()))
 
     result = retag_run(actor=SYSTEM, version=moved_table, apply=True, job_id=job.pk)
 
@@ -56,8 +56,14 @@ def test_retag_moves_the_lead_with_its_rows_and_audits_it(table, key_a, market_b
     assert result["moved"] == 1
     assert (moved.market_id, submission.market_id, touch.market_id) == (market_b.id,) * 3
     assert moved.market_table_version == moved_table.number
-    job.refresh_from_db()
+    with system_context("tests"):
+        job.refresh_from_db()
     assert (job.state, job.progress) == ("succeeded", 100)
+    # the result names leads of A and B: only holders of both may read it
+    assert (sorted(job.scope_market_ids), job.scope_global) == (
+        sorted([market_a.id, market_b.id]),
+        False,
+    )
 
 
 def test_a_lead_whose_email_exists_in_the_target_market_stays(table, key_all, market_a, market_b):
@@ -96,5 +102,6 @@ def test_revops_queues_a_preview_from_the_page(
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/admin/leads/lead/retag/", {"version": table.pk, "apply": "0"})
 
-    job = Job.objects.get(kind="retag_preview")
+    with system_context("tests"):
+        job = Job.objects.get(kind="retag_preview")
     assert sent == [(job.pk, table.pk, False, "revops")]

@@ -15,6 +15,10 @@ RLS_EXEMPT: dict[str, str] = {
         "an access-grant table (which client may see which market), not market data; the "
         "resolver reads it in system context and only RevOps edits it"
     ),
+    "audit_event_scope": (
+        "the markets an older audit event needs its reader to hold: audit_event's own policy "
+        "reads it, so it must not hide rows from that check; it holds ids only, no event data"
+    ),
 }
 
 

@@ -198,6 +198,75 @@ def test_overdue_items_escalate_once_with_a_notification_per_owner(flagged, mana
     assert _events("exception.escalated", flagged) == 1
 
 
+def test_an_escalated_item_says_when_and_to_whom(flagged, client, manager_a):
+    later = flagged.due_at + timedelta(minutes=1)
+
+    exception_escalate_overdue(actor=SYSTEM, now=later)
+
+    with system_context("tests"):
+        flagged.refresh_from_db()
+    assert (flagged.escalated_at, flagged.escalated_to) == (later, "Managers AAA")
+    client.force_login(manager_a)
+    when = timezone.localtime(later).strftime("%Y-%m-%d %H:%M")
+    page = client.get(f"/admin/queue/exceptionitem/{flagged.pk}/change/").content.decode()
+    listing = client.get("/admin/queue/exceptionitem/").content.decode()
+    assert f"escalated {when} to Managers AAA" in listing
+    assert "Managers AAA" in page
+    assert 'id="escalation"' in page
+
+
+def _actions(item):
+    with system_context("tests"), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT action FROM audit_event WHERE target_type = 'queue.exceptionitem'"
+            " AND target_id = %s ORDER BY id",
+            [str(item.pk)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("work", ["resolve", "dismiss"])
+def test_working_an_unclaimed_item_claims_it_first_in_the_same_transaction(
+    flagged, manager_a, market_a, work
+):
+    with market_context(market_ids=[market_a.id]):
+        if work == "resolve":
+            done = exception_resolve(actor=manager_a, item=flagged, resolution="keep")
+        else:
+            done = exception_dismiss(actor=manager_a, item=flagged, note="false alarm")
+
+    assert done.status == ("resolved" if work == "resolve" else "dismissed")
+    assert done.resolved_by == manager_a
+    closing = "exception.resolved" if work == "resolve" else "exception.dismissed"
+    assert _actions(flagged) == ["exception.filed", "exception.claimed", closing]
+
+
+def test_an_expired_claim_of_someone_else_is_taken_over_when_working(
+    flagged, manager_a, manager_a2, market_a
+):
+    with market_context(market_ids=[market_a.id]):
+        exception_claim(actor=manager_a, item=flagged, ttl=timedelta(minutes=30))
+    with (
+        time_machine.travel(timezone.now() + timedelta(minutes=31)),
+        market_context(market_ids=[market_a.id]),
+    ):
+        done = exception_resolve(actor=manager_a2, item=flagged, resolution="keep")
+
+    assert (done.status, done.resolved_by) == ("resolved", manager_a2)
+    assert _actions(flagged)[-2:] == ["exception.claimed", "exception.resolved"]
+
+
+def test_a_failed_resolution_leaves_no_claim_behind(flagged, manager_a, market_a):
+    # the claim shares the transaction of the resolution: a refusal undoes both
+    with market_context(market_ids=[market_a.id]):
+        with pytest.raises(ApplicationError):
+            exception_resolve(actor=manager_a, item=flagged, resolution="burn")
+        flagged.refresh_from_db()
+
+    assert (flagged.status, flagged.claimed_by) == ("open", None)
+    assert _actions(flagged) == ["exception.filed"]
+
+
 def test_items_not_yet_due_are_left_alone(flagged):
     assert exception_escalate_overdue(actor=SYSTEM, now=flagged.due_at - timedelta(seconds=1)) == 0
 

@@ -1,17 +1,27 @@
-"""`manage.py seed_demo`: demo users, markets and notes for `make run`. Idempotent."""
+"""`manage.py seed_demo`: demo users, markets, notes, queue items and leads for `make run`.
+
+Each piece is made once and remembered by a seed marker (`core_seedmarker`), in the transaction
+that made it. A later run skips every marked piece, so it never re-creates what a person has
+since resolved, dismissed, deleted or changed, and with everything marked it writes nothing at
+all (one query). A database seeded before markers existed is recognised piece by piece: what is
+there already is marked, not made again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from leadops.core.access import system_context
 from leadops.core.actors import SystemActor
-from leadops.core.services import user_ensure
+from leadops.core.services import seed_mark, seed_markers, user_ensure
 from leadops.demo import (
     DEMO_CONFLICTS,
     DEMO_FLAGS,
@@ -28,7 +38,7 @@ from leadops.demo import (
     DEMO_USERS,
     demo_logins_text,
 )
-from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
+from leadops.kinds import NOTE_FLAGGED, NOTES_CONFLICT, note_flag, notes_conflict_file
 from leadops.leads.ingest import IngestItem, leads_ingest
 from leadops.leads.models import Lead, Source
 from leadops.leads.sources import source_ensure
@@ -36,14 +46,38 @@ from leadops.markets.calendars import holidays_from_package
 from leadops.markets.config import FORMAT, config_import
 from leadops.markets.models import Market, MarketNote
 from leadops.markets.services import market_note_create
+from leadops.queue.models import ExceptionItem, QueueOwnership
 from leadops.queue.services import queue_ownership_set
+
+ACTOR = SystemActor("seed_demo")
+
+
+class Seeder:
+    """Makes each piece of demo data at most once, remembering it by key."""
+
+    def __init__(self, done: frozenset[str]) -> None:
+        self.done = done
+        self.made: list[str] = []
+
+    def once(self, key: str, *, found: Callable[[], bool], make: Callable[[], object]) -> None:
+        """Make the piece unless it is marked; if it exists without a mark (seeded before
+        markers), mark it without touching it. The piece and its mark commit together."""
+        if key in self.done:
+            return
+        with system_context("seed_demo"), transaction.atomic():
+            if not found():
+                make()
+                self.made.append(key)
+            seed_mark(actor=ACTOR, key=key)
 
 
 class Command(BaseCommand):
     help = (
-        "Create or refresh the demo users (password: leadops-demo), markets, notes and "
-        "exception-queue items. "
-        "Idempotent: safe to run on every start. Never run it against a production database."
+        "Create the demo organisation once: users (password: leadops-demo), markets, teams, "
+        "notes, exception-queue items and leads. Safe to run on every start: each piece is "
+        "made once and never again, so nothing a person resolved, dismissed, deleted or "
+        "changed comes back, and a run with everything there writes nothing. Never run it "
+        "against a production database."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -52,36 +86,69 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = SystemActor("seed_demo")
-        for username, first_name, _role, superuser, _groups in DEMO_USERS:
-            user_ensure(
-                actor=actor,
-                username=username,
-                password=DEMO_PASSWORD,
-                email=f"{username}@demo.leadops.invalid",
-                first_name=first_name,
-                is_staff=True,
-                is_superuser=superuser,
+        seeder = Seeder(seed_markers())
+        self._people_and_organisation(seeder)
+        self._notes_and_queue(seeder)
+        seeder.once(
+            "leads",
+            found=lambda: Lead.objects.exists(),
+            make=self._leads,
+        )
+        if options["verbosity"] > 1:
+            for key in seeder.made:
+                self.stdout.write(f"made {key}")
+        if options["verbosity"] > 0:
+            made = len(seeder.made)
+            self.stdout.write(
+                f"seed_demo: {made} piece(s) made" if made else "seed_demo: everything was there"
             )
+        if not options["quiet_logins"]:
+            self.stdout.write(demo_logins_text())
+
+    def _people_and_organisation(self, seeder: Seeder) -> None:
+        # Sales reps only need to exist (they never log in to the admin): no password to hash.
         for _market, _team, members in DEMO_TEAMS:
             for username in members:
-                user_ensure(
-                    actor=actor,
-                    username=username,
-                    password=DEMO_PASSWORD,
-                    email=f"{username}@demo.leadops.invalid",
-                    first_name=username.title(),
-                    is_staff=False,
+                seeder.once(
+                    f"user:{username}",
+                    found=partial(_user_exists, username),
+                    make=partial(
+                        user_ensure,
+                        actor=ACTOR,
+                        username=username,
+                        password=None,
+                        email=f"{username}@demo.leadops.invalid",
+                        first_name=username.title(),
+                        is_staff=False,
+                    ),
                 )
         for slug, name, kind, region in DEMO_SOURCES:
-            source_ensure(actor=actor, slug=slug, name=name, kind=kind, default_region=region)
+            seeder.once(
+                f"source:{slug}",
+                found=partial(_source_exists, slug),
+                make=partial(
+                    source_ensure,
+                    actor=ACTOR,
+                    slug=slug,
+                    name=name,
+                    kind=kind,
+                    default_region=region,
+                ),
+            )
         # The organisation goes in as a markets document, exactly as `markets import` would.
-        changes = config_import(actor=actor, document=demo_document())
-        with system_context("seed_demo"):
-            # Groups exist now (created with the markets): put the demo staff in theirs.
-            for username, first_name, _role, superuser, groups in DEMO_USERS:
-                user_ensure(
-                    actor=actor,
+        seeder.once(
+            "organisation",
+            found=partial(_market_exists, DEMO_MARKETS[0][0]),
+            make=lambda: config_import(actor=ACTOR, document=demo_document()),
+        )
+        # The staff logins, in their groups (which exist once the markets do).
+        for username, first_name, _role, superuser, groups in DEMO_USERS:
+            seeder.once(
+                f"user:{username}",
+                found=partial(_user_exists, username),
+                make=partial(
+                    user_ensure,
+                    actor=ACTOR,
                     username=username,
                     password=DEMO_PASSWORD,
                     email=f"{username}@demo.leadops.invalid",
@@ -89,43 +156,100 @@ class Command(BaseCommand):
                     is_staff=True,
                     is_superuser=superuser,
                     groups=groups,
-                )
-            self._notes_and_queue(actor)
-            if not Lead.objects.exists():  # leads once: a second seed would only add merges
-                self._leads(actor)
-        if options["verbosity"] > 1:
-            for change in changes:
-                self.stdout.write(change)
-        if not options["quiet_logins"]:
-            self.stdout.write(demo_logins_text())
+                ),
+            )
 
-    def _leads(self, actor: SystemActor) -> None:
+    def _notes_and_queue(self, seeder: Seeder) -> None:
+        for index, (code, text) in enumerate(DEMO_NOTES):
+            seeder.once(
+                f"note:{index}",
+                found=partial(_note_exists, index),
+                make=partial(_note_make, code, text),
+            )
+        seeder.once(
+            "ownership:AU:note_flagged",
+            found=lambda: QueueOwnership.objects.filter(
+                kind=NOTE_FLAGGED.key, market__code="AU"
+            ).exists(),
+            make=lambda: queue_ownership_set(
+                actor=ACTOR,
+                kind=NOTE_FLAGGED.key,
+                market=Market.objects.get(code="AU"),
+                owner_group=Group.objects.get(name="Managers AU"),
+                recovery_minutes=1,
+            ),
+        )
+        for index, reason in DEMO_FLAGS:
+            seeder.once(
+                f"flag:{index}",
+                found=partial(_item_exists_or_note_gone, NOTE_FLAGGED.key, index),
+                make=partial(_flag_make, index, reason),
+            )
+        for first, second in DEMO_CONFLICTS:
+            seeder.once(
+                f"conflict:{first}-{second}",
+                found=partial(_item_exists_or_note_gone, NOTES_CONFLICT.key, first, second),
+                make=partial(_conflict_make, first, second),
+            )
+
+    def _leads(self) -> None:
         sources = {s.slug: s for s in Source.objects.all()}
         leads_ingest(
             items=[
                 IngestItem(source=sources[slug], payload=fields, fields=fields)
                 for slug, fields in DEMO_LEADS
             ],
-            actor=actor,
+            actor=ACTOR,
         )
 
-    def _notes_and_queue(self, actor: SystemActor) -> None:
-        markets = {m.code: m for m in Market.objects.all()}
-        notes = []
-        for code, text in DEMO_NOTES:
-            note = MarketNote.objects.filter(market=markets[code], text=text).first()
-            notes.append(note or market_note_create(actor=actor, market=markets[code], text=text))
-        queue_ownership_set(
-            actor=actor,
-            kind=NOTE_FLAGGED.key,
-            market=markets["AU"],
-            owner_group=Group.objects.get(name="Managers AU"),
-            recovery_minutes=1,
-        )
-        for index, reason in DEMO_FLAGS:
-            note_flag(actor=actor, note=notes[index], reason=reason)
-        for first, second in DEMO_CONFLICTS:
-            notes_conflict_file(actor=actor, first=notes[first], second=notes[second])
+
+def _user_exists(username: str) -> bool:
+    return User.objects.filter(username=username).exists()
+
+
+def _source_exists(slug: str) -> bool:
+    return Source.objects.filter(slug=slug).exists()
+
+
+def _market_exists(code: str) -> bool:
+    return Market.objects.filter(code=code).exists()
+
+
+def _note(index: int) -> MarketNote | None:
+    code, text = DEMO_NOTES[index]
+    return MarketNote.objects.filter(market__code=code, text=text).first()
+
+
+def _note_exists(index: int) -> bool:
+    return _note(index) is not None
+
+
+def _note_make(code: str, text: str) -> MarketNote:
+    return market_note_create(actor=ACTOR, market=Market.objects.get(code=code), text=text)
+
+
+def _item_exists_or_note_gone(kind: str, index: int, *others: int) -> bool:
+    """An item of `kind` about note `index` exists in any status (a resolved or dismissed item
+    is a person's work, kept as is), or a note it is about was deleted by a person."""
+    target = _note(index)
+    if target is None or any(_note(other) is None for other in others):
+        return True
+    return ExceptionItem.objects.filter(
+        kind=kind, target_type="markets.marketnote", target_id=str(target.pk)
+    ).exists()
+
+
+def _flag_make(index: int, reason: str) -> None:
+    note = _note(index)
+    assert note is not None  # _item_exists_or_note_gone checked it
+    note_flag(actor=ACTOR, note=note, reason=reason)
+
+
+def _conflict_make(first: int, second: int) -> None:
+    one, two = _note(first), _note(second)
+    assert one is not None  # _item_exists_or_note_gone checked both
+    assert two is not None
+    notes_conflict_file(actor=ACTOR, first=one, second=two)
 
 
 def demo_document() -> dict[str, Any]:
