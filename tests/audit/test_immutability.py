@@ -62,3 +62,36 @@ def test_a_manager_can_record_an_event_it_may_not_read():
     with system_context("tests"), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_event WHERE action = 'test.write_only'")
         assert cursor.fetchone()[0] >= 1
+
+
+def test_running_db_bootstrap_again_never_widens_the_audit_tables_rights():
+    # given a database that is already migrated: db_bootstrap runs again on every `make run`,
+    # and its blanket grant on all tables must not hand UPDATE or DELETE on the log back
+    import psycopg
+    from django.conf import settings
+
+    from leadops.core import roles
+
+    info = psycopg.conninfo.conninfo_to_dict(settings.DATABASE_URL)
+    info["dbname"] = str(connection.settings_dict["NAME"])
+    with psycopg.connect(**info, autocommit=True) as admin:  # type: ignore[arg-type]
+        roles.bootstrap(admin)
+        rights = dict(
+            admin.execute(
+                "SELECT t, string_agg(p, ',' ORDER BY p) FROM unnest(%s::text[]) t,"
+                " unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p"
+                " WHERE has_table_privilege('leadops_app', t, p) GROUP BY t",
+                [list(roles.AUDIT_PRIVILEGES)],
+            ).fetchall()
+        )
+
+    assert rights == {
+        table: ",".join(sorted(p.strip() for p in wanted.split(",")))
+        for table, wanted in roles.AUDIT_PRIVILEGES.items()
+    }
+    with (
+        pytest.raises(DatabaseError, match="permission denied"),
+        system_context("tests"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE audit_chain_head SET seq = 0")

@@ -66,3 +66,44 @@ def test_manager_finds_a_lead_by_email_and_sees_its_touches(page):
     assert "Lovelace" in content
     assert "google" in content
     screenshot(page, "lead-detail")
+
+
+def test_long_values_wrap_inside_the_page_instead_of_widening_it(page):
+    # given a lead with a 1,000-character attribute and a rejected submission that kept a
+    # 100 KB value, neither with a single space to break at
+    de = market_create(actor=SYSTEM, code="DE", name="Germany", timezone="Europe/Berlin")
+    web = source_ensure(actor=SYSTEM, slug="web", name="Website")
+    with system_context("tests"):
+        draft = market_table_draft_create(actor=SYSTEM, note="t")
+        market_table_row_add(
+            actor=SYSTEM, version=draft, kind="country", key="DE", country="DE", market=de
+        )
+        market_table_publish(actor=SYSTEM, version=draft)
+    fields = {"email": "ada@engines.example", "country": "DE", "attributes": {"n": "z" * 1000}}
+    [lead] = leads_ingest(
+        items=[IngestItem(source=web, payload=fields, fields=fields)], actor=SYSTEM
+    )
+    from leadops.leads.ingest import submission_reject
+
+    submission = submission_reject(
+        actor=SYSTEM, source=web, payload={"company": "y" * 100_000}, errors={"company": ["long"]}
+    )
+    UserFactory.create(username="rita", is_staff=True, is_superuser=True)
+    log_in(page, "rita")
+
+    for url, name in [
+        (f"/admin/leads/lead/{lead.lead_id}/change/", "lead-long-attribute"),
+        (f"/admin/leads/submission/{submission}/change/", "submission-long-payload"),
+    ]:
+        # when the page is opened at laptop width
+        page.goto(url)
+        page.wait_for_selector("#content-main")
+        screenshot(page, name)
+
+        # then nothing sticks out to the right: no element ends past the window's edge
+        right = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('#content-main *')]"
+            ".map(e => e.getBoundingClientRect().right))"
+        )
+        assert right <= 1280, f"{url}: something ends {right}px from the left"
+    assert page.locator("text=Show all of it").count() == 1
