@@ -76,7 +76,7 @@ def test_running_db_bootstrap_again_never_widens_the_audit_tables_rights():
     info["dbname"] = str(connection.settings_dict["NAME"])
     with psycopg.connect(**info, autocommit=True) as admin:  # type: ignore[arg-type]
         roles.bootstrap(admin)
-        rights = dict(
+        rights: dict[str, str] = dict(
             admin.execute(
                 "SELECT t, string_agg(p, ',' ORDER BY p) FROM unnest(%s::text[]) t,"
                 " unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p"

@@ -109,19 +109,7 @@ class Command(BaseCommand):
         # Sales reps only need to exist (they never log in to the admin): no password to hash.
         for _market, _team, members in DEMO_TEAMS:
             for username in members:
-                seeder.once(
-                    f"user:{username}",
-                    found=partial(_user_exists, username),
-                    make=partial(
-                        user_ensure,
-                        actor=ACTOR,
-                        username=username,
-                        password=None,
-                        email=f"{username}@demo.leadops.invalid",
-                        first_name=username.title(),
-                        is_staff=False,
-                    ),
-                )
+                _user_once(seeder, username, first_name=username.title(), password=None)
         for slug, name, kind, region in DEMO_SOURCES:
             seeder.once(
                 f"source:{slug}",
@@ -143,20 +131,13 @@ class Command(BaseCommand):
         )
         # The staff logins, in their groups (which exist once the markets do).
         for username, first_name, _role, superuser, groups in DEMO_USERS:
-            seeder.once(
-                f"user:{username}",
-                found=partial(_user_exists, username),
-                make=partial(
-                    user_ensure,
-                    actor=ACTOR,
-                    username=username,
-                    password=DEMO_PASSWORD,
-                    email=f"{username}@demo.leadops.invalid",
-                    first_name=first_name,
-                    is_staff=True,
-                    is_superuser=superuser,
-                    groups=groups,
-                ),
+            _user_once(
+                seeder,
+                username,
+                first_name=first_name,
+                password=DEMO_PASSWORD,
+                is_superuser=superuser,
+                groups=groups,
             )
 
     def _notes_and_queue(self, seeder: Seeder) -> None:
@@ -205,6 +186,33 @@ class Command(BaseCommand):
 
 def _user_exists(username: str) -> bool:
     return User.objects.filter(username=username).exists()
+
+
+def _user_once(
+    seeder: Seeder,
+    username: str,
+    *,
+    first_name: str,
+    password: str | None,
+    is_superuser: bool = False,
+    groups: list[str] | None = None,
+) -> None:
+    """A demo login (with a password: staff) or a sales rep (none: never logs in)."""
+    seeder.once(
+        f"user:{username}",
+        found=partial(_user_exists, username),
+        make=partial(
+            user_ensure,
+            actor=ACTOR,
+            username=username,
+            password=password,
+            email=f"{username}@demo.leadops.invalid",
+            first_name=first_name,
+            is_staff=password is not None,
+            is_superuser=is_superuser,
+            groups=groups,
+        ),
+    )
 
 
 def _source_exists(slug: str) -> bool:
