@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/", include("leadops.api.urls")),
     path("healthz", healthz, name="healthz"),
 ]
+
+# Under /api/ a path that matches no endpoint (or an id that is not a number) answers in the
+# API's own error format, not with an HTML page.
+handler404 = "leadops.api.errors.not_found"

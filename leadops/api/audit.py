@@ -7,19 +7,22 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from leadops.api.schema import READ_ERRORS, errors
 from leadops.api.views import ScopedAPIView
 from leadops.core.selectors import jobs_visible
 
 
-class AuditVerifyApi(ScopedAPIView):
-    class OutputSerializer(serializers.Serializer):
-        ok = serializers.BooleanField(allow_null=True)
-        verified_through_seq = serializers.IntegerField(allow_null=True)
-        first_bad_seq = serializers.IntegerField(allow_null=True)
-        checked_at = serializers.DateTimeField(allow_null=True)
+class VerificationOutput(serializers.Serializer):
+    ok = serializers.BooleanField(allow_null=True, help_text="null: no verification finished yet")
+    verified_through_seq = serializers.IntegerField(allow_null=True)
+    first_bad_seq = serializers.IntegerField(allow_null=True)
+    checked_at = serializers.DateTimeField(allow_null=True)
 
+
+class AuditVerifyApi(ScopedAPIView):
     @extend_schema(
-        responses={200: OutputSerializer, 403: dict},
+        responses={200: VerificationOutput, **errors(*READ_ERRORS)},
+        operation_id="audit_verification_get",
         summary="Latest finished audit verification",
         description="A verification covers the whole chain, every market's events and the "
         "global ones: only clients with every market may read it (403 otherwise).",
@@ -41,7 +44,7 @@ class AuditVerifyApi(ScopedAPIView):
             return Response({**empty, "checked_at": None})
         result = job.result
         return Response(
-            self.OutputSerializer(
+            VerificationOutput(
                 {
                     "ok": result.get("ok"),
                     "verified_through_seq": result.get("verified_through_seq"),

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -55,6 +56,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"errors": _as_message_lists(exc.detail)}
+    elif isinstance(exc, exceptions.ParseError):
+        # Unreadable input is a 400 like any other: the same `errors` shape.
+        response.data = {"errors": {"non_field_errors": [str(exc.detail)]}}
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         response.data = {
@@ -62,3 +66,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             "code": codes if isinstance(codes, str) else exc.default_code,
         }
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

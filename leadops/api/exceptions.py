@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leadops.api.pagination import CreatedCursorPagination
+from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
+from leadops.api.schema import READ_ERRORS, errors
 from leadops.api.views import ScopedAPIView
 from leadops.queue.models import ExceptionItem
 
@@ -25,13 +26,15 @@ def _visible(market_ids: frozenset[int]) -> QuerySet[ExceptionItem]:
 
 class ExceptionOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = serializers.CharField(help_text="e.g. quarantined, unmarketed, duplicate_review")
     market = serializers.CharField(source="market.code")
-    second_market = serializers.CharField(source="second_market.code", allow_null=True)
+    second_market = serializers.CharField(
+        source="second_market.code", allow_null=True, default=None
+    )
     target_type = serializers.CharField()
     target_id = serializers.CharField()
     summary = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=ExceptionItem.Status.choices)
     claimed_by = serializers.CharField(allow_null=True)
     claim_expires_at = serializers.DateTimeField(allow_null=True)
     error_class = serializers.CharField()
@@ -45,32 +48,37 @@ class ExceptionOutput(serializers.Serializer):
 
 
 class ExceptionDetailOutput(ExceptionOutput):
-    details = serializers.JSONField()
+    details = serializers.DictField(child=serializers.JSONField(allow_null=True))
     resolution = serializers.CharField()
     note = serializers.CharField()
 
 
+class ExceptionFilter(PageQuery):
+    kind = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=ExceptionItem.Status.choices, required=False)
+    market = serializers.CharField(required=False, help_text="Market code (either market).")
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+BY_FILING = KeysetPagination("created_at")
+
+
 class ExceptionListApi(ScopedAPIView):
-    class FilterSerializer(serializers.Serializer):
-        kind = serializers.CharField(required=False)
-        status = serializers.ChoiceField(choices=ExceptionItem.Status.choices, required=False)
-        market = serializers.CharField(required=False, help_text="market code")
-        overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    query_serializer = ExceptionFilter
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str),
-            OpenApiParameter("status", str, enum=ExceptionItem.Status.values),
-            OpenApiParameter("market", str, description="market code"),
-            OpenApiParameter("overdue", bool),
-        ],
-        responses=ExceptionOutput(many=True),
-        summary="Exception queue items in the caller's markets",
+        parameters=[ExceptionFilter],
+        responses={
+            200: page_serializer(ExceptionOutput, "ExceptionPage"),
+            **errors(*READ_ERRORS),
+        },
+        summary="Exception queue items in the caller's markets, oldest first",
+        operation_id="exceptions_list",
+        description="Keyset pages on `(created_at, id)` like every list: follow `next`, then "
+        "poll with `resume`. An item in two markets is listed only for callers holding both.",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        wanted = filters.validated_data
+        wanted = self.query()
         items = _visible(self.access.market_ids)
         if wanted.get("kind"):
             items = items.filter(kind=wanted["kind"])
@@ -82,13 +90,16 @@ class ExceptionListApi(ScopedAPIView):
         if wanted.get("overdue") is not None:
             late = Q(due_at__lt=timezone.now(), status__in=["open", "claimed"])
             items = items.filter(late) if wanted["overdue"] else items.exclude(late)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(items, request, self)
-        return paginator.get_paginated_response(ExceptionOutput(page, many=True).data)
+        page = BY_FILING.paginate(items, cursor=wanted.get("cursor"), page_size=wanted["page_size"])
+        return Response(page.body(ExceptionOutput(page.rows, many=True).data))
 
 
 class ExceptionDetailApi(ScopedAPIView):
-    @extend_schema(responses=ExceptionDetailOutput, summary="One exception queue item")
+    @extend_schema(
+        responses={200: ExceptionDetailOutput, **errors(*READ_ERRORS, 404)},
+        summary="One exception queue item",
+        operation_id="exception_get",
+    )
     def get(self, request: Request, item_id: int) -> Response:
         item = _visible(self.access.market_ids).filter(pk=item_id).first()
         if item is None:

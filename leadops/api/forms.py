@@ -13,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,7 +23,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from leadops.api.leads import LeadInput
-from leadops.api.limits import BodyLimitMixin
+from leadops.api.schema import errors
+from leadops.api.views import BaseApi
 from leadops.core.actors import SystemActor
 from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
 from leadops.leads.models import Source
@@ -55,7 +56,25 @@ def _cors(response: Response, origin: str) -> Response:
     return response
 
 
-class LeadFormApi(BodyLimitMixin):
+class FormInput(serializers.Serializer):
+    """What a website's form may send (form-encoded or JSON); other fields are ignored."""
+
+    email = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+    first_name = serializers.CharField(required=False)
+    last_name = serializers.CharField(required=False)
+    company = serializers.CharField(required=False)
+    country = serializers.CharField(required=False)
+    leadops_hp = serializers.CharField(
+        required=False, help_text="The honeypot: leave it out of the visible form."
+    )
+
+
+class Received(serializers.Serializer):
+    received = serializers.BooleanField()
+
+
+class LeadFormApi(BaseApi):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes = [FormRateThrottle]
@@ -91,7 +110,23 @@ class LeadFormApi(BodyLimitMixin):
         source = self._source(kwargs["form_key"])
         return _cors(Response(status=204), self._origin(request, source))
 
-    @extend_schema(request=LeadInput, responses={202: dict, 400: dict, 403: dict, 429: dict})
+    @extend_schema(
+        request={
+            "application/json": FormInput,
+            "application/x-www-form-urlencoded": FormInput,
+            "multipart/form-data": FormInput,
+        },
+        responses={
+            202: OpenApiResponse(
+                Received,
+                description="Received. The same answer whether or not the person was known.",
+            ),
+            **errors(400, 403, 404, 413, 415, 429),
+        },
+        auth=[],
+        summary="A website's lead form posts here (no key; allowed origins only)",
+        operation_id="form_submit",
+    )
     def post(self, request: Request, form_key: str) -> Response:
         source = self._source(form_key)
         origin = self._origin(request, source)

@@ -1,23 +1,28 @@
-"""The leads API: POST /api/v1/leads (one lead, idempotent), GET list and detail."""
+"""The leads API: POST /api/v1/leads (one lead, idempotent), GET list and detail, events, audit,
+and POST /api/v1/sources/{slug}/submissions (a source's own format)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leadops.api.limits import BodyLimitMixin
-from leadops.api.views import ScopedAPIView
+from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
+from leadops.api.schema import ADA, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, errors
+from leadops.api.views import BaseApi, ScopedAPIView
 from leadops.core.actors import actor_ref
 from leadops.leads.idempotency import (
     idempotency_claim,
@@ -70,12 +75,32 @@ def attribute_problem(value: Any) -> str | None:
 
 
 class LeadInput(serializers.Serializer):
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="When the person filled the form (default: when received)."
+    )
     attributes = serializers.DictField(
         required=False,
         help_text=f"Anything else about the lead: at most {MAX_ATTRIBUTES} keys, each a string "
         f"(≤ {MAX_ATTRIBUTE_CHARS:,} characters), number, true/false or null. Kept on the lead.",
     )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Declared here: "source" is also an attribute of DRF fields, which confuses the stubs.
+        fields["source"] = serializers.SlugField(
+            max_length=50, help_text="The slug of an active source, e.g. `web`."
+        )
+        for name, length in TEXT_FIELDS.items():
+            fields[name] = serializers.CharField(
+                max_length=length, required=False, allow_blank=True, allow_null=True
+            )
+        return fields
+
+    def validate_source(self, slug: str) -> Source:
+        source = Source.objects.filter(slug=slug, is_active=True).first()
+        if source is None:
+            raise serializers.ValidationError(f"No active source {slug!r}.")
+        return source
 
     def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > MAX_ATTRIBUTES:
@@ -94,30 +119,98 @@ class LeadInput(serializers.Serializer):
             raise serializers.ValidationError(problems)
         return value
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        # Declared here: "source" is also an attribute of DRF fields, which confuses the stubs.
-        fields["source"] = serializers.SlugField(max_length=50)
-        for name, length in TEXT_FIELDS.items():
-            fields[name] = serializers.CharField(
-                max_length=length, required=False, allow_blank=True, allow_null=True
-            )
-        return fields
-
-    def validate_source(self, slug: str) -> Source:
-        source = Source.objects.filter(slug=slug, is_active=True).first()
-        if source is None:
-            raise serializers.ValidationError(f"No active source {slug!r}.")
-        return source
-
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if not (data.get("email") or "").strip() and not (data.get("phone") or "").strip():
             raise serializers.ValidationError({"email": ["Give an email or a phone."]})
         return data
 
 
+class IngestAnswer(serializers.Serializer):
+    """The answer about a lead in the caller's markets: ids, outcome, market code and status."""
+
+    submission_id = serializers.IntegerField()
+    lead_id = serializers.IntegerField(
+        allow_null=True, help_text="null: nothing was kept as a lead"
+    )
+    outcome = serializers.ChoiceField(choices=["created", "merged", "review", "quarantined"])
+    reason = serializers.CharField(allow_null=True, help_text="Why it was quarantined.")
+    market = serializers.CharField(help_text="Market code, e.g. `DE`.")
+    status = serializers.CharField(allow_null=True)
+    owner = serializers.CharField(allow_null=True)
+    routing = serializers.JSONField(allow_null=True)
+    sla = serializers.JSONField(allow_null=True)
+    duplicate_of = serializers.IntegerField(allow_null=True)
+
+
+class AcceptedAnswer(serializers.Serializer):
+    """The answer about a lead that landed outside the caller's markets: nothing more."""
+
+    submission_id = serializers.IntegerField()
+    outcome = serializers.ChoiceField(choices=["accepted"])
+
+
+CREATED_EXAMPLE = {
+    "submission_id": 812,
+    "lead_id": 377,
+    "outcome": "created",
+    "reason": None,
+    "market": "DE",
+    "status": "new",
+    "owner": None,
+    "routing": None,
+    "sla": None,
+    "duplicate_of": None,
+}
+INGEST_RESPONSES: dict[int, Any] = {
+    201: OpenApiResponse(
+        IngestAnswer,
+        description="`created` (a new lead) or `review` (a new lead linked to a possible "
+        "duplicate).",
+        examples=[OpenApiExample("created", value=CREATED_EXAMPLE, status_codes=["201"])],
+    ),
+    200: OpenApiResponse(
+        IngestAnswer,
+        description="`merged` into the existing lead (same email in the market, or the same "
+        "source's external id).",
+        examples=[
+            OpenApiExample(
+                "merged",
+                value={**CREATED_EXAMPLE, "outcome": "merged", "duplicate_of": 377},
+                status_codes=["200"],
+            )
+        ],
+    ),
+    202: OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name="HeldOrAccepted",
+            serializers=[IngestAnswer, AcceptedAnswer],
+            resource_type_field_name=None,
+        ),
+        description="`quarantined` (held for a person), or `accepted`: the lead landed in a "
+        "market outside the caller's, and the answer says nothing more about it.",
+        examples=[
+            OpenApiExample(
+                "quarantined",
+                value={
+                    **CREATED_EXAMPLE,
+                    "outcome": "quarantined",
+                    "status": "held",
+                    "reason": "phone: 'call me maybe' is not a possible number",
+                },
+                status_codes=["202"],
+            ),
+            OpenApiExample(
+                "accepted",
+                value={"submission_id": 813, "outcome": "accepted"},
+                status_codes=["202"],
+            ),
+        ],
+    ),
+    **errors(*WRITE_ERRORS, 409, 422),
+}
+
+
 def _result_body(result: Any) -> dict[str, Any]:
-    # Only ids, outcome, market code and status: nothing of a market outside the caller's scope.
     return {
         "submission_id": result.submission_id,
         "lead_id": result.lead_id,
@@ -132,7 +225,7 @@ def _result_body(result: Any) -> dict[str, Any]:
     }
 
 
-class LeadCreateApi(BodyLimitMixin):
+class LeadCreateApi(BaseApi):
     """Not wrapped in a request-wide transaction: the idempotency claim commits before the work."""
 
     def body_refused(self, request: Request, *, size: int, message: str) -> None:
@@ -154,12 +247,35 @@ class LeadCreateApi(BodyLimitMixin):
 
     @extend_schema(
         request=LeadInput,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={201: dict, 200: dict, 202: dict, 400: dict, 409: dict, 422: dict},
+        parameters=[IDEMPOTENCY_KEY],
+        responses=INGEST_RESPONSES,
+        examples=[OpenApiExample("A lead from the website", value=ADA, request_only=True)],
         summary="Submit one lead",
+        operation_id="leads_create",
+        description="Intake is open to every market: the market table decides where the lead "
+        "lands. The answer says no more than the caller may read (see 202). At least one of "
+        "`email` or `phone` must be given.",
     )
     def post(self, request: Request) -> Response | HttpResponse:
-        return self.ingest_one(request, request.data)
+        return self.ingest_one(request, self.body(request))
+
+    def body(self, request: Request) -> Any:
+        """The parsed body. One that is not JSON is still kept, as text, in a rejected
+        submission before the 400 (or 415) goes out: nothing sent goes unrecorded."""
+        raw = request._request.body  # read now (size checked already), so it can be kept
+        try:
+            return request.data
+        except (exceptions.ParseError, exceptions.UnsupportedMediaType) as exc:
+            principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
+            who = actor_ref(principal)
+            submission_reject(
+                actor=principal,
+                source=self.refused_source(),
+                payload=raw.decode("utf-8", "replace"),
+                errors={"body": [str(exc.detail)]},
+                client=f"{who.kind}:{who.id}",
+            )
+            raise
 
     def ingest_one(
         self, request: Request, data: Any, mapping_version: int | None = None
@@ -203,7 +319,7 @@ class LeadCreateApi(BodyLimitMixin):
         if not data.is_valid():
             if claim_id is not None:
                 idempotency_release(row_id=claim_id)
-            errors = {
+            problems = {
                 k: [str(m) for m in v] if isinstance(v, list) else v for k, v in data.errors.items()
             }
             source = None
@@ -213,7 +329,7 @@ class LeadCreateApi(BodyLimitMixin):
                 actor=principal,
                 source=source,
                 payload=self.request.data,
-                errors=errors,
+                errors=problems,
                 client=client,
             )
             raise exceptions.ValidationError(data.errors)
@@ -244,11 +360,11 @@ class LeadCreateApi(BodyLimitMixin):
 
 class LeadOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    market = serializers.CharField(source="market.code")
-    status = serializers.CharField()
+    market = serializers.CharField(source="market.code", help_text="Market code.")
+    status = serializers.ChoiceField(choices=Lead.Status.choices)
     email = serializers.CharField()
     phone_e164 = serializers.CharField()
-    phone_flag = serializers.CharField()
+    phone_flag = serializers.CharField(help_text="Why the phone is doubtful, if it is.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     company = serializers.CharField()
@@ -259,6 +375,7 @@ class LeadOutput(serializers.Serializer):
     postal_code = serializers.CharField()
     score = serializers.IntegerField()
     owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    attributes = serializers.DictField(child=serializers.JSONField(allow_null=True))
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -269,7 +386,10 @@ class TouchOutput(serializers.Serializer):
     utm_source = serializers.CharField()
     utm_medium = serializers.CharField()
     utm_campaign = serializers.CharField()
-    alternates = serializers.JSONField()
+    alternates = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        help_text="Values this submission gave that differed from the lead's.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -287,8 +407,8 @@ class ActivityOutput(serializers.Serializer):
 class LeadDetailOutput(LeadOutput):
     touches = TouchOutput(many=True)
     activities = ActivityOutput(many=True)
-    routing = serializers.JSONField(default=None)
-    sla = serializers.JSONField(default=None)
+    routing = serializers.JSONField(default=None, allow_null=True)
+    sla = serializers.JSONField(default=None, allow_null=True)
 
 
 def leads_visible(market_ids: frozenset[int]) -> QuerySet[Lead]:
@@ -296,7 +416,11 @@ def leads_visible(market_ids: frozenset[int]) -> QuerySet[Lead]:
 
 
 class LeadDetailApi(ScopedAPIView):
-    @extend_schema(responses=LeadDetailOutput, summary="One lead with its touches and activities")
+    @extend_schema(
+        responses={200: LeadDetailOutput, **errors(*READ_ERRORS, 404)},
+        summary="One lead with its touches and activities",
+        operation_id="lead_get",
+    )
     def get(self, request: Request, lead_id: int) -> Response:
         lead = (
             leads_visible(self.access.market_ids)
@@ -309,53 +433,30 @@ class LeadDetailApi(ScopedAPIView):
         return Response(LeadDetailOutput(lead).data)
 
 
-OVERLAP = timedelta(seconds=5)
+class LeadFilter(PageQuery):
+    market = serializers.CharField(required=False, help_text="Market code, e.g. DE.")
+    status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
+    owner = serializers.CharField(required=False, help_text="The owner's username.")
+    updated_since = serializers.DateTimeField(required=False)
 
 
-def _cursor_encode(updated_at: datetime, lead_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{lead_id}".encode()).decode()
-
-
-def _cursor_decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        when, _, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        moment = parse_datetime(when)
-        if moment is None:
-            raise ValueError(when)
-        return moment, int(lead_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exceptions.ValidationError({"cursor": ["Not a cursor this API gave out."]}) from exc
+LEADS_PAGE = KeysetPagination("updated_at")
 
 
 class LeadListApi(ScopedAPIView):
-    class FilterSerializer(serializers.Serializer):
-        market = serializers.CharField(required=False)
-        status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
-        owner = serializers.CharField(required=False, help_text="username")
-        updated_since = serializers.DateTimeField(required=False)
-        cursor = serializers.CharField(required=False)
-        page_size = serializers.IntegerField(
-            required=False, min_value=1, max_value=500, default=100
-        )
+    query_serializer = LeadFilter
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("market", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("owner", str),
-            OpenApiParameter("updated_since", str),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int),
-        ],
-        responses=LeadOutput(many=True),
-        summary="Leads in the caller's markets, oldest change first (keyset on updated_at, id)",
+        parameters=[LeadFilter],
+        responses={200: page_serializer(LeadOutput, "LeadPage"), **errors(*READ_ERRORS)},
+        summary="Leads in the caller's markets, oldest change first",
+        operation_id="leads_list",
+        description="Keyset pages on `(updated_at, id)`: follow `next` while it is set; when "
+        "caught up, poll again later with `resume` (it overlaps a few seconds so rows committed "
+        "late are not missed; drop repeats by id).",
     )
     def get(self, request: Request) -> Response:
-        """`next` continues a full page exactly; when caught up, `resume` restarts a little
-        before the newest change seen, so rows committed late are not missed (dedupe by id)."""
-        f = self.FilterSerializer(data=request.query_params)
-        f.is_valid(raise_exception=True)
-        wanted = f.validated_data
+        wanted = self.query()
         leads = leads_visible(self.access.market_ids)
         if wanted.get("market"):
             leads = leads.filter(market__code=wanted["market"].upper())
@@ -365,21 +466,10 @@ class LeadListApi(ScopedAPIView):
             leads = leads.filter(owner__username=wanted["owner"])
         if wanted.get("updated_since"):
             leads = leads.filter(updated_at__gte=wanted["updated_since"])
-        if wanted.get("cursor"):
-            when, lead_id = _cursor_decode(wanted["cursor"])
-            leads = leads.filter(Q(updated_at__gt=when) | Q(updated_at=when, id__gt=lead_id))
-        size = wanted["page_size"]
-        page = list(leads.order_by("updated_at", "id")[:size])
-        body: dict[str, Any] = {
-            "results": LeadOutput(page, many=True).data,
-            "next": None,
-            "resume": None,
-        }
-        if len(page) == size:
-            body["next"] = _cursor_encode(page[-1].updated_at, page[-1].id)
-        elif page:
-            body["resume"] = _cursor_encode(page[-1].updated_at - OVERLAP, 0)
-        return Response(body)
+        page = LEADS_PAGE.paginate(
+            leads, cursor=wanted.get("cursor"), page_size=wanted["page_size"]
+        )
+        return Response(page.body(LeadOutput(page.rows, many=True).data))
 
 
 class LeadsApi(LeadListApi, LeadCreateApi):
@@ -388,31 +478,90 @@ class LeadsApi(LeadListApi, LeadCreateApi):
     unscoped_methods = ("POST",)
 
 
+class EventInput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["activity", "status"])
+    kind = serializers.ChoiceField(
+        choices=["call", "email", "meeting", "note"], required=False, help_text="For activities."
+    )
+    status = serializers.ChoiceField(
+        choices=Lead.Status.choices, required=False, help_text="For status changes."
+    )
+    occurred_at = serializers.DateTimeField(required=False)
+    external_id = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        help_text="Makes an activity idempotent: a repeat returns the first one.",
+    )
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["type"] == "activity" and not data.get("kind"):
+            raise serializers.ValidationError({"kind": ["An activity needs a kind."]})
+        if data["type"] == "status" and not data.get("status"):
+            raise serializers.ValidationError({"status": ["A status change needs a status."]})
+        return data
+
+
+class StatusChanged(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Lead.Status.choices)
+
+
+class ActivityRecorded(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    activity_id = serializers.IntegerField()
+    created = serializers.BooleanField(help_text="false: an earlier event with this external id")
+
+
+class TransitionRefused(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    allowed = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The statuses it may move to."
+    )
+
+
 class LeadEventApi(ScopedAPIView):
     """POST /api/v1/leads/{id}/events: an activity, or a status change along allowed transitions."""
 
-    class InputSerializer(serializers.Serializer):
-        type = serializers.ChoiceField(choices=["activity", "status"])
-        kind = serializers.ChoiceField(choices=["call", "email", "meeting", "note"], required=False)
-        status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
-        occurred_at = serializers.DateTimeField(required=False)
-        external_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
-        note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-
-        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-            if data["type"] == "activity" and not data.get("kind"):
-                raise serializers.ValidationError({"kind": ["An activity needs a kind."]})
-            if data["type"] == "status" and not data.get("status"):
-                raise serializers.ValidationError({"status": ["A status change needs a status."]})
-            return data
-
-    @extend_schema(request=InputSerializer, responses={200: dict, 201: dict, 409: dict})
+    @extend_schema(
+        request=EventInput,
+        responses={
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="EventAnswer",
+                    serializers=[StatusChanged, ActivityRecorded],
+                    resource_type_field_name=None,
+                ),
+                description="The status changed, or this activity was recorded before.",
+            ),
+            201: OpenApiResponse(ActivityRecorded, description="The activity was recorded."),
+            409: OpenApiResponse(
+                TransitionRefused,
+                description="The lead's status cannot move there; `allowed` lists where it can.",
+            ),
+            **errors(*WRITE_ERRORS, 404),
+        },
+        examples=[
+            OpenApiExample(
+                "A call",
+                value={"type": "activity", "kind": "call", "external_id": "call-991", "note": ""},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Working it", value={"type": "status", "status": "working"}, request_only=True
+            ),
+        ],
+        summary="Record an activity or a status change",
+        operation_id="lead_events_create",
+    )
     def post(self, request: Request, lead_id: int) -> Response:
         from django.utils import timezone
 
         from leadops.leads.services import activity_record, lead_status_change
 
-        data = self.InputSerializer(data=request.data)
+        data = EventInput(data=request.data)
         data.is_valid(raise_exception=True)
         event = data.validated_data
         lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
@@ -438,10 +587,28 @@ class LeadEventApi(ScopedAPIView):
         )
 
 
+class AuditEntryOutput(serializers.Serializer):
+    seq = serializers.IntegerField(allow_null=True, help_text="null until sealed at commit")
+    occurred_at = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor = serializers.CharField()
+    origin = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Declared here: `data` is also a Serializer attribute.
+        fields["data"] = serializers.DictField(child=serializers.JSONField(allow_null=True))
+        return fields
+
+
 class LeadAuditApi(ScopedAPIView):
     """GET /api/v1/leads/{id}/audit: the lead's events and its submissions', oldest first."""
 
-    @extend_schema(responses=dict, summary="Audit trail of one lead")
+    @extend_schema(
+        responses={200: AuditEntryOutput(many=True), **errors(*READ_ERRORS, 404)},
+        summary="Audit trail of one lead",
+        operation_id="lead_audit_list",
+    )
     def get(self, request: Request, lead_id: int) -> Response:
         from audit.selectors import events_visible
 
@@ -465,17 +632,20 @@ class LeadAuditApi(ScopedAPIView):
             .order_by("id")
         )
         return Response(
-            [
-                {
-                    "seq": getattr(getattr(e, "link", None), "seq", None),
-                    "occurred_at": e.occurred_at,
-                    "action": e.action,
-                    "actor": e.actor_label,
-                    "origin": e.origin,
-                    "data": json.loads(bytes(e.body))["data"],
-                }
-                for e in events
-            ]
+            AuditEntryOutput(
+                [
+                    {
+                        "seq": getattr(getattr(e, "link", None), "seq", None),
+                        "occurred_at": e.occurred_at,
+                        "action": e.action,
+                        "actor": e.actor_label,
+                        "origin": e.origin,
+                        "data": json.loads(bytes(e.body))["data"],
+                    }
+                    for e in events
+                ],
+                many=True,
+            ).data
         )
 
 
@@ -487,10 +657,21 @@ class SourceSubmissionApi(LeadCreateApi):
         return Source.objects.filter(slug=self.kwargs.get("slug", "")).first()
 
     @extend_schema(
-        request=dict,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={201: dict, 200: dict, 202: dict, 400: dict, 404: dict, 409: dict},
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={**INGEST_RESPONSES, **errors(404)},
+        examples=[
+            OpenApiExample(
+                "A partner's own format",
+                value={"contact": {"email": "grace@navy.example", "name": "Hopper, Grace"}},
+                request_only=True,
+            )
+        ],
         summary="Submit a lead in the source's own format",
+        operation_id="source_submissions_create",
+        description="The body is read through the source's current field mapping (Leads → "
+        "Source mappings in the admin), then answered exactly like `POST /api/v1/leads`. "
+        "409 `no_mapping` while the source has none.",
     )
     def post(self, request: Request, slug: str) -> Response | HttpResponse:  # type: ignore[override]
         from leadops.leads.mapping import mapping_apply, source_mapping_current
@@ -504,7 +685,8 @@ class SourceSubmissionApi(LeadCreateApi):
                 {"detail": f"Source {slug!r} has no field mapping yet.", "code": "no_mapping"},
                 status=409,
             )
-        if not isinstance(request.data, dict):
+        body = self.body(request)
+        if not isinstance(body, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
-        fields = {"source": slug, **mapping_apply(mapping.rules, request.data)}
+        fields = {"source": slug, **mapping_apply(mapping.rules, body)}
         return self.ingest_one(request, fields, mapping_version=mapping.version)

@@ -8,13 +8,10 @@ these, so no body beyond it is ever read into memory.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 SINGLE_LEAD_BYTES = 256 * 1024
 BATCH_BYTES = 8 * 1024 * 1024
@@ -44,24 +41,3 @@ def too_large_message(size: int, limit: int) -> str:
         f"The request body is {size:,} bytes; this endpoint takes at most {limit:,} bytes "
         f"({limit // 1024:,} KiB)."
     )
-
-
-class BodyLimitMixin(APIView):
-    """Refuses a body over `max_body_bytes` with 413 before anything parses it.
-
-    `body_refused` runs first, so an intake endpoint can keep a record of what it refused."""
-
-    max_body_bytes = SINGLE_LEAD_BYTES
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method not in ("POST", "PUT", "PATCH"):
-            return
-        size = body_size(request)
-        if size > self.max_body_bytes:
-            message = too_large_message(size, self.max_body_bytes)
-            self.body_refused(request, size=size, message=message)
-            raise PayloadTooLarge(message)
-
-    def body_refused(self, request: Request, *, size: int, message: str) -> None:
-        """Hook: record a refused body (intake endpoints store a rejected submission)."""

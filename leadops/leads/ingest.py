@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from audit.services import Entry, audit_record_many
@@ -799,11 +800,13 @@ def submission_reject(
 
     with system_context("ingest_reject"):
         unassigned = Market.objects.get(code="UNASSIGNED")
+        kept = json.loads(json.dumps(storable(payload), default=str))
         submission = Submission.objects.create(
             market=unassigned,
             source=source,
             client=client,
-            payload=json.loads(json.dumps(storable(payload), default=str)),
+            # A body of JSON `null` is kept as JSON null (a bare None would be SQL NULL).
+            payload=kept if kept is not None else Value(None, output_field=JSONField()),
             normalizer_version=NORMALIZER_VERSION,
             outcome=Submission.Outcome.REJECTED,
             errors=storable(errors),

@@ -214,6 +214,12 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI assets are served from this instance, so the docs page works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leadops.leads.models.Lead.Status",
+        "ExceptionStatusEnum": "leadops.queue.models.ExceptionItem.Status",
+    },
+    # Documented error bodies say exactly which fields they have.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {
