@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -16,7 +17,13 @@ from django.utils.html import format_html
 from audit.models import AuditEvent
 from audit.selectors import events_scope
 from audit.tasks import verify_job
-from leadops.core.admin import ReadOnlyAdminMixin, request_jobs, request_scope
+from leadops.core.admin import (
+    MarketScopedAdminMixin,
+    ReadOnlyAdminMixin,
+    request_jobs,
+    request_scope,
+)
+from leadops.core.labels import local_time, market_codes_text, market_zone, target_link
 from leadops.core.services import JobScope, job_create
 
 VERIFY_KIND = "audit_verify"
@@ -24,39 +31,52 @@ SEE_GLOBAL = "markets.see_global"
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
-    list_display = ["id", "occurred_at", "action", "actor_label", "origin", "target", "market_id"]
+class AuditEventAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
+    list_display = ["id", "when", "action", "actor_label", "origin", "target", "markets"]
+    list_display_links = ["id", "when"]
     list_filter = ["origin", "actor_kind"]
     search_fields = ["action__exact", "target_id__exact"]
+    search_help_text = "An exact action (e.g. exception.filed) or the id of what it is about."
     readonly_fields = (
-        "occurred_at",
+        "when",
         "action",
-        "actor_kind",
-        "actor_id",
-        "actor_label",
+        "actor",
         "origin",
-        "target_type",
-        "target_id",
-        "market_id",
+        "target",
+        "markets",
+        "seq",
         "body_text",
         "entry_hash_hex",
-        "seq",
     )
     fields = readonly_fields
     show_full_result_count = False
+    list_select_related = ["link"]
+    change_list_template = "admin/audit/auditevent/change_list.html"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+    def scope_q(self, request: HttpRequest) -> Q:
         market_ids, see_global = request_scope(request)
-        scope = events_scope(market_ids=market_ids, see_global=see_global)
-        return super().get_queryset(request).filter(scope).select_related("link")
+        return events_scope(market_ids=market_ids, see_global=see_global)
 
-    @admin.display(description="target")
+    @admin.display(description="when", ordering="occurred_at")
+    def when(self, obj: AuditEvent) -> str:
+        return local_time(obj.occurred_at, market_zone(obj.market_id))
+
+    @admin.display(description="about")
     def target(self, obj: AuditEvent) -> str:
-        return f"{obj.target_type} {obj.target_id}".strip() or "—"
+        return target_link(obj.target_type, obj.target_id)
+
+    @admin.display(description="market")
+    def markets(self, obj: AuditEvent) -> str:
+        return market_codes_text(obj.market_id, obj.second_market_id)
+
+    @admin.display(description="actor")
+    def actor(self, obj: AuditEvent) -> str:
+        return f"{obj.actor_label} ({obj.actor_kind.replace('_', ' ')})"
 
     @admin.display(description="signed body")
     def body_text(self, obj: AuditEvent) -> str:
-        return format_html("<code>{}</code>", bytes(obj.body).decode("utf-8"))
+        text = json.dumps(json.loads(bytes(obj.body)), indent=2, ensure_ascii=False)
+        return format_html('<pre class="lo-json">{}</pre>', text)
 
     @admin.display(description="entry hash")
     def entry_hash_hex(self, obj: AuditEvent) -> str:

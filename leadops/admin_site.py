@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
 from leadops.core.access import market_context
 from leadops.core.actors import origin_context
@@ -49,6 +49,65 @@ class LeadOpsAdminSite(admin.AdminSite):
                 return response
 
         return super().admin_view(scoped, cacheable)
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The index starts with the pages people work from, each shown to those who may use
+        it; the model lists follow."""
+        context = {**(extra_context or {}), "work_links": self.work_links(request)}
+        return super().index(request, context)
+
+    def work_links(self, request: HttpRequest) -> list[tuple[str, str, str]]:
+        """(title, url, what it is for) of the process pages this person may open."""
+        from leadops.markets.services import is_revops
+
+        user = request.user
+        candidates = [
+            (
+                user.has_perm("queue.view_exceptionitem"),
+                "Exception queue",
+                "admin:queue_exceptionitem_changelist",
+                "Items that need a person in your markets.",
+            ),
+            (True, "Dashboard", "admin:dashboard", "Intake, queue, routing and SLA figures."),
+            (
+                user.has_perm("leads.view_lead"),
+                "Leads",
+                "admin:leads_lead_changelist",
+                "Find a lead by its email, phone or company domain.",
+            ),
+            (
+                user.has_perm("markets.view_market"),
+                "Market access",
+                "admin:markets_market_access",
+                "Who may see which market"
+                + ("; grant and revoke." if is_revops(user) else " (RevOps grants)."),
+            ),
+            (
+                is_revops(user),
+                "Retag leads",
+                "admin:leads_retag",
+                "Preview and apply what a market-table version would move.",
+            ),
+            (
+                user.has_perm("audit.view_auditevent"),
+                "Audit log",
+                "admin:audit_auditevent_changelist",
+                "Every consequential action in your markets.",
+            ),
+            (
+                user.has_perm("markets.see_global"),
+                "Audit verification",
+                "admin:audit_verify",
+                "Check the whole hash chain and its signed checkpoints.",
+            ),
+            (
+                user.has_perm("core.view_job"),
+                "Jobs",
+                "admin:core_job_changelist",
+                "Background work (verifications, retags) and its results.",
+            ),
+        ]
+        return [(title, reverse(name), why) for ok, title, name, why in candidates if ok]
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         extra: list[URLResolver | URLPattern] = [

@@ -7,14 +7,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
-from leadops.core.models import Job
-from leadops.core.selectors import jobs_visible
+from leadops.core.models import Job, MarketScopedQuerySet
+from leadops.core.selectors import jobs_scope, jobs_visible
 
 
 def request_scope(request: HttpRequest) -> tuple[frozenset[int], bool]:
@@ -24,6 +25,69 @@ def request_scope(request: HttpRequest) -> tuple[frozenset[int], bool]:
     if access is None:
         return frozenset(), False
     return frozenset(access.market_ids), bool(access.see_global)
+
+
+def scope_column(model: type[models.Model]) -> str:
+    """The column that says which market a row of `model` belongs to (a market's own id)."""
+    return str(getattr(model, "market_scope_column", "market_id"))
+
+
+def scoped_choices(model: type[models.Model], market_ids: frozenset[int]) -> QuerySet[Any] | None:
+    """`model`'s rows in `market_ids`, through its own scoped manager; None for a model that is
+    not market-scoped (users, groups, sources: global)."""
+    rows = model._default_manager.all()
+    if not isinstance(rows, MarketScopedQuerySet):
+        return None
+    return rows.filter(**{f"{scope_column(model)}__in": sorted(market_ids)})
+
+
+class MarketScopedAdminMixin:
+    """Market scoping for a ModelAdmin or inline, written once.
+
+    - The queryset holds the rows of the person's markets; a row with a second market (a
+      cross-market item) only when the person holds that one too. `scope_q` can be replaced
+      for models with a rule of their own (audit events).
+    - Foreign-key and many-to-many choices offer only rows of those markets, through the related
+      model's own scoped manager (so this needs no import of Market).
+    - A save guard: nothing is saved into a market the person does not hold, whatever was
+      posted.
+    Every page also runs in the person's market context (RLS), so each layer holds on its own.
+    """
+
+    second_scope_column: str | None = "second_market_id"
+
+    def scope_q(self, request: HttpRequest) -> Q:
+        ids, _see_global = request_scope(request)
+        model = self.model  # type: ignore[attr-defined]
+        scope = Q(**{f"{scope_column(model)}__in": sorted(ids)})
+        second = self.second_scope_column
+        if second and second in {f.attname for f in model._meta.concrete_fields}:
+            scope &= Q(**{f"{second}__isnull": True}) | Q(**{f"{second}__in": sorted(ids)})
+        return scope
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(self.scope_q(request))  # type: ignore[misc]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "queryset" not in kwargs:
+            choices = scoped_choices(db_field.related_model, request_scope(request)[0])
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "queryset" not in kwargs:
+            choices = scoped_choices(db_field.related_model, request_scope(request)[0])
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        obj = super().save_form(request, form, change)  # type: ignore[misc]
+        market_id = getattr(obj, scope_column(type(obj)), None)
+        if market_id is not None and market_id not in request_scope(request)[0]:
+            raise PermissionDenied("That market is not one of yours.")
+        return obj
 
 
 def request_jobs(request: HttpRequest) -> QuerySet[Job]:
@@ -159,7 +223,7 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Job]):
+class JobAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Job]):
     """Background jobs: started from the pages that need them; each readable by those who hold
     every market its result is about."""
 
@@ -167,5 +231,6 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Job]):
     list_filter = ["kind", "state"]
     readonly_fields = [f.name for f in Job._meta.fields]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
-        return request_jobs(request)
+    def scope_q(self, request: HttpRequest) -> Q:
+        market_ids, see_global = request_scope(request)
+        return jobs_scope(market_ids=market_ids, see_global=see_global)

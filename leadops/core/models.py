@@ -68,6 +68,8 @@ class MarketScopedModel(models.Model):
     )
 
     objects = MarketScopedManager()
+    # The column that names the row's market (the admin's scoping reads it).
+    market_scope_column = "market_id"
 
     class Meta:
         abstract = True

@@ -7,23 +7,31 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from leadops.core.admin import ReadOnlyAdminMixin, json_preview, request_jobs, request_scope
+from leadops.core.admin import (
+    MarketScopedAdminMixin,
+    ReadOnlyAdminMixin,
+    json_preview,
+    request_jobs,
+    request_scope,
+)
 from leadops.core.services import JobScope, job_create
 from leadops.leads import normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
 from leadops.leads.sources import source_ensure, source_form_set
 from leadops.leads.tasks import retag_job
-from leadops.markets.models import MarketTableVersion
+from leadops.markets.models import ApiClient, MarketTableVersion
 from leadops.markets.services import is_revops
 
 
@@ -32,11 +40,6 @@ def _posted_id(value: str | None) -> int:
     if value is None or not value.strip().isdigit():
         raise Http404("No such object.")
     return int(value)
-
-
-def _ids(request: HttpRequest) -> frozenset[int]:
-    access = getattr(request, "market_access", None)
-    return access.market_ids if access is not None else frozenset()
 
 
 def lead_search_terms(term: str) -> dict[str, str]:
@@ -50,7 +53,62 @@ def lead_search_terms(term: str) -> dict[str, str]:
     return {"company_domain": normalize.company_domain(website=term, email=None)}
 
 
-class TouchInline(ReadOnlyAdminMixin, admin.TabularInline[SourceTouch, Lead]):
+def trace_table(trace: dict[str, Any]) -> str:
+    """The per-field trace as people read it: field, as sent, normalized, and any note."""
+    if not trace:
+        return "—"
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (field.replace("_", " "), sent or "—", normalized or "—", note or "")
+            for field, (sent, normalized, note) in sorted(trace.items())
+        ),
+    )
+    return format_html(
+        '<table class="lo-trace"><thead><tr><th>field</th><th>as sent</th><th>normalized</th>'
+        "<th>note</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+def errors_text(errors: dict[str, Any]) -> str:
+    """ "email: Give an email or a phone.; company: …" — why a submission was rejected."""
+    parts = []
+    for field, messages_ in sorted(errors.items()):
+        text = messages_ if isinstance(messages_, str) else "; ".join(map(str, messages_))
+        parts.append(f"{field.replace('_', ' ')}: {text}")
+    return " · ".join(parts)
+
+
+def client_names() -> Coalesce:
+    """The name of the API client or person a submission's `client` ("api_client:3",
+    "user:5") refers to, as one subquery (no query per row)."""
+    clients = ApiClient.objects.annotate(
+        ref=Concat(Value("api_client:"), Cast("id", CharField()))
+    ).filter(ref=OuterRef("client"))
+    users = User.objects.annotate(ref=Concat(Value("user:"), Cast("id", CharField()))).filter(
+        ref=OuterRef("client")
+    )
+    return Coalesce(Subquery(clients.values("name")[:1]), Subquery(users.values("username")[:1]))
+
+
+def client_label(client: str, name: str | None) -> str:
+    kind, _, ident = client.partition(":")
+    if not client:
+        return "—"
+    if kind == "api_client":
+        return f"API client {name}" if name else f"API client #{ident} (gone)"
+    if kind == "user":
+        return name or f"user #{ident}"
+    if kind == "form":
+        return f"the public form of {ident}"
+    return client
+
+
+class TouchInline(
+    MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline[SourceTouch, Lead]
+):
     model = SourceTouch
     fields = readonly_fields = (
         "occurred_at",
@@ -67,24 +125,28 @@ class TouchInline(ReadOnlyAdminMixin, admin.TabularInline[SourceTouch, Lead]):
         return json_preview(obj.alternates, limit=600)
 
 
-class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline[Activity, Lead]):
+class ActivityInline(
+    MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline[Activity, Lead]
+):
     model = Activity
     fields = readonly_fields = ("occurred_at", "kind", "note", "actor")
     extra = 0
 
 
-class SubmissionInline(ReadOnlyAdminMixin, admin.TabularInline[Submission, Lead]):
+class SubmissionInline(
+    MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline[Submission, Lead]
+):
     model = Submission
     fields = readonly_fields = ("received_at", "source", "outcome", "reason", "trace_view")
     extra = 0
 
-    @admin.display(description="trace (raw, normalized, problem)")
+    @admin.display(description="what each field became")
     def trace_view(self, obj: Submission) -> str:
-        return json_preview(obj.trace, limit=600)
+        return trace_table(obj.trace)
 
 
 @admin.register(Lead)
-class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
+class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
     list_display = [
         "id",
         "first_name",
@@ -101,6 +163,7 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
     search_help_text = "An exact email, phone or company domain."
     show_full_result_count = False
     inlines = [TouchInline, ActivityInline, SubmissionInline]
+    change_list_template = "admin/leads/lead/change_list.html"
     readonly_fields = (
         "market",
         "status",
@@ -127,8 +190,9 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
     )
     fields = readonly_fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
-        return super().get_queryset(request).filter(market_id__in=_ids(request))
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        context = {**(extra_context or {}), "can_retag": is_revops(request.user)}
+        return super().changelist_view(request, context)
 
     @admin.display(description="attributes")
     def attributes_table(self, obj: Lead) -> str:
@@ -137,10 +201,7 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
         rows = format_html_join(
             "",
             "<tr><th>{}</th><td>{}</td></tr>",
-            (
-                (key, "—" if value is None else value)
-                for key, value in sorted(obj.attributes.items())
-            ),
+            ((key, "—" if val is None else val) for key, val in sorted(obj.attributes.items())),
         )
         return format_html('<table class="lo-attributes">{}</table>', rows)
 
@@ -190,39 +251,50 @@ class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
-    list_display = ["id", "received_at", "source", "outcome", "reason", "market", "lead_id"]
+class SubmissionAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
+    list_display = ["id", "received_at", "source", "outcome", "why", "sender", "market", "lead"]
     list_filter = ["outcome", "source"]
-    list_select_related = ["market", "source"]
+    list_select_related = ["market", "source", "lead"]
     show_full_result_count = False
     readonly_fields = (
         "received_at",
         "source",
-        "client",
+        "sender",
         "external_id",
         "idempotency_key",
         "outcome",
-        "reason",
+        "why",
         "errors_view",
         "trace_view",
         "payload_view",
         "size_bytes",
         "normalizer_version",
+        "mapping_version",
         "lead",
         "market",
     )
     fields = readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
-        return super().get_queryset(request).filter(market_id__in=_ids(request))
+        return super().get_queryset(request).annotate(client_name=client_names())
+
+    @admin.display(description="sent by")
+    def sender(self, obj: Submission) -> str:
+        return client_label(obj.client, getattr(obj, "client_name", None))
+
+    @admin.display(description="why")
+    def why(self, obj: Submission) -> str:
+        if obj.outcome == Submission.Outcome.REJECTED and obj.errors:
+            return errors_text(obj.errors)
+        return obj.reason or "—"
 
     @admin.display(description="errors")
     def errors_view(self, obj: Submission) -> str:
         return json_preview(obj.errors)
 
-    @admin.display(description="trace (raw, normalized, problem)")
+    @admin.display(description="what each field became")
     def trace_view(self, obj: Submission) -> str:
-        return json_preview(obj.trace)
+        return trace_table(obj.trace)
 
     @admin.display(description="payload as received")
     def payload_view(self, obj: Submission) -> str:

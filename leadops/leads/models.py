@@ -202,9 +202,11 @@ class SourceTouch(MarketScopedModel):
 
     class Meta(MarketScopedModel.Meta):
         ordering = ["-occurred_at", "-id"]
+        verbose_name = "source touch"
+        verbose_name_plural = "source touches"
 
     def __str__(self) -> str:
-        return f"touch #{self.pk}"
+        return f"Touch #{self.pk}"
 
 
 class Activity(MarketScopedModel):

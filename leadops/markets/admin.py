@@ -19,24 +19,18 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
 
+from leadops.core.admin import MarketScopedAdminMixin, request_scope
 from leadops.core.errors import ApplicationError
 from leadops.markets import services
 from leadops.markets.models import ApiClient, Market, MarketNote
-from leadops.markets.selectors import MarketAccess
-
-
-def _access(request: HttpRequest) -> MarketAccess:
-    return request.market_access  # type: ignore[attr-defined]
 
 
 @admin.register(Market)
-class MarketAdmin(admin.ModelAdmin[Market]):
+class MarketAdmin(MarketScopedAdminMixin, admin.ModelAdmin[Market]):
     list_display = ["code", "name", "timezone"]
     search_fields = ["code__exact"]
     actions = None
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Market]:
-        return super().get_queryset(request).filter(id__in=_access(request).market_ids)
+    change_list_template = "admin/markets/market/change_list.html"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Market | None = None) -> list[str]:
         return ["code"] if obj else []
@@ -72,7 +66,7 @@ class MarketAdmin(admin.ModelAdmin[Market]):
         if not self.has_view_permission(request):
             raise PermissionDenied
         can_edit = services.is_revops(request.user)
-        form = MarketAccessForm(request.POST or None, access=_access(request))
+        form = MarketAccessForm(request.POST or None, market_ids=request_scope(request)[0])
         if request.method == "POST":
             if not can_edit:
                 raise PermissionDenied
@@ -117,11 +111,11 @@ class MarketAccessForm(forms.Form):
     group = forms.ModelChoiceField(queryset=Group.objects.order_by("name"), required=False)
     action = forms.ChoiceField(choices=[("grant", "Grant access"), ("revoke", "Revoke access")])
 
-    def __init__(self, *args: Any, access: MarketAccess, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, market_ids: frozenset[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         market_field = self.fields["market"]
         assert isinstance(market_field, forms.ModelChoiceField)
-        market_field.queryset = Market.objects.filter(id__in=access.market_ids)
+        market_field.queryset = Market.objects.filter(id__in=market_ids)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -146,15 +140,12 @@ class MarketAccessForm(forms.Form):
 
 
 @admin.register(MarketNote)
-class MarketNoteAdmin(admin.ModelAdmin[MarketNote]):
+class MarketNoteAdmin(MarketScopedAdminMixin, admin.ModelAdmin[MarketNote]):
     list_display = ["id", "market", "text", "created_by", "created_at"]
     list_filter = ["market"]
     list_select_related = ["market", "created_by"]
     fields = ["market", "text"]
     show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[MarketNote]:
-        return super().get_queryset(request).filter(market_id__in=_access(request).market_ids)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -163,11 +154,6 @@ class MarketNoteAdmin(admin.ModelAdmin[MarketNote]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: MarketNote | None = None) -> list[str]:
         return ["market"] if obj else []
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "market":
-            kwargs["queryset"] = Market.objects.filter(id__in=_access(request).market_ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: MarketNote, form: Any, change: bool) -> None:
         if change:
@@ -210,8 +196,9 @@ class ApiClientAdmin(admin.ModelAdmin[ApiClient]):
         return False  # deactivate instead: the audit log names clients for ever
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # The client is global (no market of its own); only its market choices are scoped.
         if db_field.name == "markets":
-            kwargs["queryset"] = Market.objects.filter(id__in=_access(request).market_ids)
+            kwargs["queryset"] = Market.objects.filter(id__in=request_scope(request)[0])
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:

@@ -9,14 +9,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from leadops.core.admin import AllOrNothingInlinesMixin, RefusableInlineFormSet, inline_rows
+from leadops.core.admin import (
+    AllOrNothingInlinesMixin,
+    MarketScopedAdminMixin,
+    RefusableInlineFormSet,
+    inline_rows,
+    request_scope,
+)
 from leadops.core.errors import ApplicationError
 from leadops.markets import calendars, market_table, teams
 from leadops.markets.business_time import CalendarError, open_spans, parse_hours
@@ -30,10 +36,6 @@ from leadops.markets.models import (
     TeamMember,
 )
 from leadops.markets.services import is_revops
-
-
-def _ids(request: HttpRequest) -> frozenset[int]:
-    return request.market_access.market_ids  # type: ignore[attr-defined]
 
 
 class RevOpsEditsMixin:
@@ -95,14 +97,21 @@ class CalendarForm(forms.ModelForm[CalendarVersion]):
 
 
 @admin.register(CalendarVersion)
-class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
+class CalendarVersionAdmin(
+    MarketScopedAdminMixin, RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]
+):
     form = CalendarForm
-    list_display = ["market", "version", "timezone", "note", "created_by", "created_at"]
+    list_display = ["market", "version", "in_force", "timezone", "note", "created_by", "created_at"]
     list_filter = ["market"]
     list_select_related = ["market"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CalendarVersion]:
-        return super().get_queryset(request).filter(market_id__in=_ids(request))
+        newest = CalendarVersion.objects.filter(market=OuterRef("market")).order_by("-version")
+        return super().get_queryset(request).annotate(newest=Subquery(newest.values("version")[:1]))
+
+    @admin.display(description="in force", boolean=True)
+    def in_force(self, obj: CalendarVersion) -> bool:
+        return getattr(obj, "newest", None) == obj.version
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # versions are immutable: add a new one
@@ -110,20 +119,32 @@ class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["market", "hours", "holidays_text", "seed_countries", "seed_years", "note"]
-        return ["market", "version", "timezone", "hours", "next_open", "holiday_list", "note"]
+        return [
+            "market",
+            "version",
+            "standing",
+            "timezone",
+            "hours",
+            "next_open",
+            "holiday_list",
+            "note",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [] if obj is None else self.get_fields(request, obj)
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "market":
-            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    @admin.display(description="standing")
+    def standing(self, obj: CalendarVersion) -> str:
+        newest = getattr(obj, "newest", None)
+        if newest == obj.version:
+            return "In force: the market's business hours and holidays now."
+        return f"Replaced by version {newest}." if newest else "—"
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
         market = Market.objects.filter(
-            pk=request.GET.get("market") or 0, id__in=_ids(request)
+            pk=str(request.GET.get("market") or "0").strip() or 0,
+            id__in=request_scope(request)[0],
         ).first()
         current = calendars.calendar_version_current(market) if market else None
         initial["hours"] = current.hours if current else calendars.DEFAULT_HOURS
@@ -164,14 +185,13 @@ class CalendarVersionAdmin(RevOpsEditsMixin, admin.ModelAdmin[CalendarVersion]):
         obj.pk = version.pk
 
 
-class MarketTableRowInline(admin.TabularInline[MarketTableRow, MarketTableVersion]):
+class MarketTableRowInline(
+    MarketScopedAdminMixin, admin.TabularInline[MarketTableRow, MarketTableVersion]
+):
     model = MarketTableRow
     formset = RefusableInlineFormSet
     fields = ["kind", "key", "country", "market"]
     extra = 1
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[MarketTableRow]:
-        return super().get_queryset(request).filter(market_id__in=_ids(request))
 
     def _draft(self, obj: MarketTableVersion | None) -> bool:
         return obj is not None and obj.status == MarketTableVersion.Status.DRAFT
@@ -185,11 +205,6 @@ class MarketTableRowInline(admin.TabularInline[MarketTableRow, MarketTableVersio
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_revops(request.user) and self._draft(obj)
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "market":
-            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 @admin.register(MarketTableVersion)
 class MarketTableVersionAdmin(
@@ -198,6 +213,19 @@ class MarketTableVersionAdmin(
     list_display = ["number", "status", "note", "created_by", "published_at"]
     inlines = [MarketTableRowInline]
     change_form_template = "admin/markets/markettableversion/change_form.html"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Published and retired versions are frozen: read-only, with "New draft from this
+        # version" instead of Save.
+        if obj is not None and obj.status != MarketTableVersion.Status.DRAFT:
+            return False
+        return is_revops(request.user)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["can_copy"] = is_revops(request.user)
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return (
@@ -247,7 +275,32 @@ class MarketTableVersionAdmin(
             self.admin_site.admin_view(self.publish_view),
             name="markets_markettableversion_publish",
         )
-        return [publish, *super().get_urls()]
+        copy = path(
+            "<int:version_id>/new-draft/",
+            self.admin_site.admin_view(self.new_draft_view),
+            name="markets_markettableversion_new_draft",
+        )
+        return [publish, copy, *super().get_urls()]
+
+    def new_draft_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        """A new draft with this version's rows; the person says why."""
+        source = get_object_or_404(MarketTableVersion, pk=version_id)
+        back = reverse("admin:markets_markettableversion_change", args=[version_id])
+        if request.method != "POST" or not is_revops(request.user):
+            return HttpResponseRedirect(back)
+        try:
+            draft = market_table.market_table_draft_create(
+                actor=request.user, note=request.POST.get("note", ""), copy_of=source
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(back)
+        messages.success(
+            request, f"Draft version {draft.number} made from version {source.number}."
+        )
+        return HttpResponseRedirect(
+            reverse("admin:markets_markettableversion_change", args=[draft.pk])
+        )
 
     def publish_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
         back = reverse("admin:markets_markettableversion_change", args=[version_id])
@@ -264,39 +317,62 @@ class MarketTableVersionAdmin(
         return HttpResponseRedirect(back)
 
 
-class TeamMemberInline(admin.TabularInline[TeamMember, Team]):
+class TeamMemberInline(MarketScopedAdminMixin, admin.StackedInline[TeamMember, Team]):
+    """One block per member, as wide as the page: routing settings first, the CRM and chat
+    handles folded away."""
+
     model = TeamMember
     formset = RefusableInlineFormSet
-    fields = [
-        "user",
-        "is_active",
-        "weight",
-        "cap_open",
-        "cap_daily",
-        "hours",
-        "hubspot_owner_id",
-        "salesforce_user_id",
-        "slack_handle",
-        "teams_handle",
-    ]
     extra = 0
     autocomplete_fields = ["user"]
-    # Ten columns must fit a laptop screen.
+    readonly_fields = ["availability"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("user", "is_active", "availability"),
+                    ("weight", "cap_open", "cap_daily"),
+                    "hours",
+                ]
+            },
+        ),
+        (
+            "CRM and chat",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("hubspot_owner_id", "salesforce_user_id"),
+                    ("slack_handle", "teams_handle"),
+                ],
+            },
+        ),
+    ]
     formfield_overrides = {
-        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 22})},
-        models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
-        models.PositiveIntegerField: {"widget": forms.NumberInput(attrs={"style": "width: 4em"})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})},
+        models.PositiveIntegerField: {"widget": forms.NumberInput(attrs={"style": "width: 5em"})},
         models.PositiveSmallIntegerField: {
-            "widget": forms.NumberInput(attrs={"style": "width: 3em"})
+            "widget": forms.NumberInput(attrs={"style": "width: 4em"})
         },
     }
+
+    @admin.display(description="now")
+    def availability(self, obj: TeamMember) -> str:
+        if obj.pk is None:
+            return "—"
+        state = teams.is_available(obj, timezone.now())
+        if state.available:
+            return format_html('<strong class="lo-available">available now</strong>')
+        return format_html('<span class="lo-unavailable">not available: {}</span>', state.reason)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: routing history names members
 
 
 @admin.register(Team)
-class TeamAdmin(AllOrNothingInlinesMixin, RevOpsEditsMixin, admin.ModelAdmin[Team]):
+class TeamAdmin(
+    AllOrNothingInlinesMixin, MarketScopedAdminMixin, RevOpsEditsMixin, admin.ModelAdmin[Team]
+):
     list_display = ["name", "market", "member_count"]
     list_filter = ["market"]
     inlines = [TeamMemberInline]
@@ -305,21 +381,16 @@ class TeamAdmin(AllOrNothingInlinesMixin, RevOpsEditsMixin, admin.ModelAdmin[Tea
         return (
             super()
             .get_queryset(request)
-            .filter(market_id__in=_ids(request))
             .select_related("market")
+            .annotate(members_active=Count("members", filter=Q(members__is_active=True)))
         )
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "market":
-            kwargs["queryset"] = Market.objects.filter(id__in=_ids(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["market", "name"] if obj else []
 
-    @admin.display(description="members")
+    @admin.display(description="active members", ordering="members_active")
     def member_count(self, obj: Team) -> int:
-        return obj.members.count()
+        return int(getattr(obj, "members_active", 0))
 
     def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
         if change:
@@ -349,17 +420,10 @@ class TeamAdmin(AllOrNothingInlinesMixin, RevOpsEditsMixin, admin.ModelAdmin[Tea
 
 
 @admin.register(OutOfOffice)
-class OutOfOfficeAdmin(RevOpsEditsMixin, admin.ModelAdmin[OutOfOffice]):
+class OutOfOfficeAdmin(MarketScopedAdminMixin, RevOpsEditsMixin, admin.ModelAdmin[OutOfOffice]):
     list_display = ["member_name", "market", "starts_at", "ends_at", "note"]
     list_filter = ["market"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OutOfOffice]:
-        return (
-            super()
-            .get_queryset(request)
-            .filter(market_id__in=_ids(request))
-            .select_related("member__user", "market")
-        )
+    list_select_related = ["member__user", "member__team", "market"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["member", "starts_at", "ends_at", "note"]
@@ -368,11 +432,10 @@ class OutOfOfficeAdmin(RevOpsEditsMixin, admin.ModelAdmin[OutOfOffice]):
         return obj is None and is_revops(request.user)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "member":
-            kwargs["queryset"] = TeamMember.objects.filter(
-                market_id__in=_ids(request)
-            ).select_related("user", "team")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "member" and field is not None:
+            field.queryset = field.queryset.select_related("user", "team")
+        return field
 
     @admin.display(description="member")
     def member_name(self, obj: OutOfOffice) -> str:

@@ -10,6 +10,9 @@ class MarketsConfig(AppConfig):
 
     def ready(self) -> None:
         from leadops.core.ensure import ensure_register
+        from leadops.core.labels import market_codes_register
+        from leadops.markets.selectors import markets_info
         from leadops.markets.services import markets_ensure
 
         ensure_register("markets", markets_ensure)
+        market_codes_register(markets_info)

@@ -129,26 +129,32 @@ def row_problems(rows: Iterable[MarketTableRow]) -> list[str]:
 
 
 @transaction.atomic
-def market_table_draft_create(*, actor: Actor, note: str) -> MarketTableVersion:
-    """A new draft, starting as a copy of the published version's rows (if any)."""
+def market_table_draft_create(
+    *, actor: Actor, note: str, copy_of: MarketTableVersion | None = None
+) -> MarketTableVersion:
+    """A new draft, starting as a copy of `copy_of`'s rows (default: the published version's,
+    if any)."""
     if not note.strip():
         raise ApplicationError("Say why this version exists.", code="note_required")
     last = MarketTableVersion.objects.order_by("-number").first()
     draft = MarketTableVersion.objects.create(
         number=(last.number + 1) if last else 1, note=note, created_by=actor_ref(actor).label
     )
-    published = MarketTableVersion.objects.filter(status="published").first()
-    if published is not None:
+    source = copy_of or MarketTableVersion.objects.filter(status="published").first()
+    if source is not None:
         MarketTableRow.objects.bulk_create(
             [
                 MarketTableRow(
                     version=draft, kind=r.kind, key=r.key, country=r.country, market_id=r.market_id
                 )
-                for r in published.rows.all()
+                for r in source.rows.all()
             ]
         )
     audit_record(
-        actor=actor, action="market_table.drafted", target=draft, data={"number": draft.number}
+        actor=actor,
+        action="market_table.drafted",
+        target=draft,
+        data={"number": draft.number, "copy_of": source.number if source else None},
     )
     return draft
 

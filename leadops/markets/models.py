@@ -39,6 +39,8 @@ class Market(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = MarketScopedManager()
+    # A market is scoped on its own id.
+    market_scope_column = "id"
 
     class Meta:
         ordering = ["code"]
@@ -74,7 +76,7 @@ class MarketNote(MarketScopedModel):
         indexes = [models.Index(fields=["market", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"Note #{self.pk} ({self.market_id})"
+        return f"Note #{self.pk}"
 
 
 class ApiClient(models.Model):

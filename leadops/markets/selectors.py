@@ -72,3 +72,13 @@ def market_note_list(*, access: MarketAccess) -> QuerySet[MarketNote]:
         .select_related("market", "created_by")
         .order_by("-created_at", "-id")
     )
+
+
+def markets_info() -> dict[int, tuple[str, str]]:
+    """Code and time zone of every market, for labels on pages. A code is no market data (a page
+    names only markets its reader holds anyway), so this reads in system context."""
+    with system_context("market_labels"):
+        return {
+            pk: (code, zone)
+            for pk, code, zone in Market.objects.values_list("id", "code", "timezone")
+        }

@@ -20,20 +20,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from leadops.core.admin import MarketScopedAdminMixin, request_scope
 from leadops.core.errors import ApplicationError
+from leadops.core.labels import local_time, target_link
 from leadops.queue import services
 from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
 from leadops.queue.registry import UnknownKind, kind_get, kinds_all
-
-
-def _market_ids(request: HttpRequest) -> frozenset[int]:
-    access = getattr(request, "market_access", None)
-    return access.market_ids if access is not None else frozenset()
-
-
-def items_visible(request: HttpRequest) -> Q:
-    ids = _market_ids(request)
-    return Q(market_id__in=ids) & (Q(second_market__isnull=True) | Q(second_market_id__in=ids))
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -124,7 +116,7 @@ class MarketFilter(admin.SimpleListFilter):
 
         return [
             (str(m.pk), m.code)
-            for m in Market.objects.filter(id__in=_market_ids(request)).order_by("code")
+            for m in Market.objects.filter(id__in=request_scope(request)[0]).order_by("code")
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -134,7 +126,7 @@ class MarketFilter(admin.SimpleListFilter):
 
 
 @admin.register(ExceptionItem)
-class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
+class ExceptionItemAdmin(MarketScopedAdminMixin, admin.ModelAdmin[ExceptionItem]):
     list_display = ["summary", "kind_label", "markets", "state", "age", "due"]
     list_filter = [OpenFilter, KindFilter, MarketFilter, OverdueFilter, AgeFilter]
     list_select_related = ["market", "second_market", "claimed_by"]
@@ -147,11 +139,11 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         "summary",
         "markets",
         "state",
-        "target_link",
+        "target",
         "details_table",
         "error_class",
         "remediation",
-        "created_at",
+        "filed",
         "due",
         "escalation",
         "resolution",
@@ -160,9 +152,6 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         "resolved_by",
     )
     fields = readonly_fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ExceptionItem]:
-        return super().get_queryset(request).filter(items_visible(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # items are filed by the system, never typed in
@@ -186,8 +175,8 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     @admin.display(description="status")
     def state(self, obj: ExceptionItem) -> str:
         if obj.claim_active():
-            until = timezone.localtime(obj.claim_expires_at).strftime("%H:%M")
-            return f"Claimed by {obj.claimed_by} until {until}"
+            until = local_time(obj.claim_expires_at, obj.market.timezone)
+            return format_html("Claimed by {} until {}", obj.claimed_by, until)
         if obj.status == ExceptionItem.Status.CLAIMED:
             return "Open (claim expired)"
         return obj.get_status_display()
@@ -196,9 +185,9 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     def age(self, obj: ExceptionItem) -> str:
         return timesince(obj.created_at)
 
-    @admin.display(description="due", ordering="due_at")
+    @admin.display(description="due (market time)", ordering="due_at")
     def due(self, obj: ExceptionItem) -> str:
-        when = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        when = local_time(obj.due_at, obj.market.timezone)
         shown = (
             format_html('<strong style="color: var(--error-fg)">{} · overdue</strong>', when)
             if obj.is_overdue
@@ -212,17 +201,16 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     def escalation(self, obj: ExceptionItem) -> str:
         if obj.escalated_at is None:
             return "—"
-        at = timezone.localtime(obj.escalated_at).strftime("%Y-%m-%d %H:%M")
-        return f"escalated {at} to {obj.escalated_to or 'its owner group'}"
+        at = local_time(obj.escalated_at, obj.market.timezone)
+        return format_html("escalated {} to {}", at, obj.escalated_to or "its owner group")
 
-    @admin.display(description="target")
-    def target_link(self, obj: ExceptionItem) -> str:
-        app_label, _, model = obj.target_type.partition(".")
-        try:
-            url = reverse(f"admin:{app_label}_{model}_change", args=[obj.target_id])
-        except Exception:
-            return f"{obj.target_type} #{obj.target_id}"
-        return format_html('<a href="{}">{} #{}</a>', url, obj.target_type, obj.target_id)
+    @admin.display(description="filed (market time)", ordering="created_at")
+    def filed(self, obj: ExceptionItem) -> str:
+        return local_time(obj.created_at, obj.market.timezone)
+
+    @admin.display(description="about")
+    def target(self, obj: ExceptionItem) -> str:
+        return target_link(obj.target_type, obj.target_id)
 
     @admin.display(description="details")
     def details_table(self, obj: ExceptionItem) -> str:
@@ -233,7 +221,7 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
 
     # --- bulk actions ------------------------------------------------------------------------
 
-    @admin.action(description="Claim selected items")
+    @admin.action(description="Claim selected items", permissions=["change"])
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
         self._each(
             request,
@@ -242,7 +230,7 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
             "claimed",
         )
 
-    @admin.action(description="Release selected items")
+    @admin.action(description="Release selected items", permissions=["change"])
     def release_selected(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
         self._each(
             request,
@@ -343,10 +331,10 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
         context = dict(extra_context or {})
         context["notifications"] = list(
             Notification.objects.filter(
-                Q(second_market__isnull=True) | Q(second_market_id__in=_market_ids(request)),
+                Q(second_market__isnull=True) | Q(second_market_id__in=request_scope(request)[0]),
                 user_id=request.user.pk or 0,
                 read_at__isnull=True,
-                market_id__in=_market_ids(request),
+                market_id__in=request_scope(request)[0],
             ).select_related("item")[:20]
         )
         return super().changelist_view(request, context)
@@ -360,12 +348,10 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
 
 
 @admin.register(QueueOwnership)
-class QueueOwnershipAdmin(admin.ModelAdmin[QueueOwnership]):
+class QueueOwnershipAdmin(MarketScopedAdminMixin, admin.ModelAdmin[QueueOwnership]):
     list_display = ["kind", "market", "owner_group", "recovery_minutes"]
     list_filter = ["kind"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[QueueOwnership]:
-        return super().get_queryset(request).filter(market_id__in=_market_ids(request))
+    list_select_related = ["market", "owner_group"]
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: QueueOwnership | None = None
@@ -375,12 +361,8 @@ class QueueOwnershipAdmin(admin.ModelAdmin[QueueOwnership]):
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         from django import forms
 
-        from leadops.markets.models import Market
-
         if db_field.name == "kind":
             return forms.ChoiceField(choices=[(k.key, k.label) for k in kinds_all()])
-        if db_field.name == "market":
-            kwargs["queryset"] = Market.objects.filter(id__in=_market_ids(request))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_delete_permission(

@@ -102,7 +102,12 @@ class ExceptionItem(MarketScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        from leadops.queue.registry import UnknownKind, kind_get
+
+        try:
+            return f"{kind_get(self.kind).label} #{self.pk}"
+        except UnknownKind:
+            return f"{self.kind} #{self.pk}"
 
     def claim_active(self, *, at: object = None) -> bool:
         now = at or timezone.now()
@@ -138,7 +143,7 @@ class QueueOwnership(MarketScopedModel):
         verbose_name = "queue ownership"
 
     def __str__(self) -> str:
-        return f"{self.kind} in {self.market_id}"
+        return f"{self.kind} in {self.market}"
 
 
 class Notification(MarketScopedModel):

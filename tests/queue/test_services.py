@@ -1,5 +1,7 @@
+import re
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -207,10 +209,11 @@ def test_an_escalated_item_says_when_and_to_whom(flagged, client, manager_a):
         flagged.refresh_from_db()
     assert (flagged.escalated_at, flagged.escalated_to) == (later, "Managers AAA")
     client.force_login(manager_a)
-    when = timezone.localtime(later).strftime("%Y-%m-%d %H:%M")
+    # shown in the market's own time zone (AAA: Berlin), with UTC on hover
+    when = later.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M %Z")
     page = client.get(f"/admin/queue/exceptionitem/{flagged.pk}/change/").content.decode()
     listing = client.get("/admin/queue/exceptionitem/").content.decode()
-    assert f"escalated {when} to Managers AAA" in listing
+    assert re.search(rf"escalated <time [^>]*>{when}</time> to Managers AAA", listing)
     assert "Managers AAA" in page
     assert 'id="escalation"' in page
 
