@@ -71,7 +71,8 @@ class AuditEventAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.display(description="actor")
     def actor(self, obj: AuditEvent) -> str:
-        return f"{obj.actor_label} ({obj.actor_kind.replace('_', ' ')})"
+        name = obj.actor_label.removeprefix("system:")
+        return f"{name} ({obj.actor_kind.replace('_', ' ')})"
 
     @admin.display(description="signed body")
     def body_text(self, obj: AuditEvent) -> str:

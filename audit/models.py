@@ -43,7 +43,7 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.action} #{self.pk}"
+        return f"Event #{self.pk} · {self.action.replace('.', ' ').replace('_', ' ')}"
 
 
 class AuditEventScope(models.Model):

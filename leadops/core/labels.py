@@ -46,6 +46,12 @@ def markets_info(ids: Iterable[int | None]) -> dict[int, MarketInfo]:
     return {i: known[i] for i in wanted if i in known}
 
 
+def markets_info_forget() -> None:
+    """Drop the cached codes (tests; a market's time zone changed and must show at once)."""
+    with _cache_lock:
+        _cache.update(at=0.0, markets={})
+
+
 def market_code(market_id: int | None) -> str:
     if market_id is None:
         return "global"

@@ -171,7 +171,7 @@ class MarketTableVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"market table v{self.number} ({self.status})"
+        return f"Market table v{self.number} ({self.status})"
 
 
 class MarketTableRow(MarketScopedModel):

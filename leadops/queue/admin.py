@@ -24,8 +24,9 @@ from leadops.core.admin import MarketScopedAdminMixin, request_scope
 from leadops.core.errors import ApplicationError
 from leadops.core.labels import local_time, target_link
 from leadops.queue import services
-from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
+from leadops.queue.models import ExceptionItem, QueueOwnership
 from leadops.queue.registry import UnknownKind, kind_get, kinds_all
+from leadops.queue.selectors import notifications_unread
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -330,12 +331,9 @@ class ExceptionItemAdmin(MarketScopedAdminMixin, admin.ModelAdmin[ExceptionItem]
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         context = dict(extra_context or {})
         context["notifications"] = list(
-            Notification.objects.filter(
-                Q(second_market__isnull=True) | Q(second_market_id__in=request_scope(request)[0]),
-                user_id=request.user.pk or 0,
-                read_at__isnull=True,
-                market_id__in=request_scope(request)[0],
-            ).select_related("item")[:20]
+            notifications_unread(
+                user_id=request.user.pk or 0, market_ids=request_scope(request)[0]
+            )[:20]
         )
         return super().changelist_view(request, context)
 

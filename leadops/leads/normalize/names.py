@@ -29,7 +29,8 @@ def normalize_name(raw: str | None) -> str:
     text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     name = " ".join(text.split())
     if len(name) > 1 and (name.isupper() or name.islower()):
-        return _title(name)
+        # Case mapping can undo composition (Greek with a perispomeni): compose again.
+        return unicodedata.normalize("NFC", _title(name))
     return name
 
 
