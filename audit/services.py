@@ -94,23 +94,10 @@ def subject_ref(identity: str) -> str:
     return hmac.new(pepper, identity.encode(), hashlib.sha256).hexdigest()
 
 
-def _subject_key(identity: str) -> bytes:
-    ref = subject_ref(identity)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audit_subject_key (subject_ref, key) VALUES (%s, %s) "
-            "ON CONFLICT (subject_ref) DO NOTHING",
-            [ref, secrets.token_bytes(32)],
-        )
-        cursor.execute("SELECT key FROM audit_subject_key WHERE subject_ref = %s", [ref])
-        return bytes(cursor.fetchone()[0])
-
-
 def commitment(*, field: str, value: str) -> str:
     """HMAC-SHA256 of `field:value` under the subject's own key: provable while the key lives,
     unlinkable once erasure deletes it."""
-    identity = f"{field}:{value}"
-    return hmac.new(_subject_key(identity), identity.encode(), hashlib.sha256).hexdigest()
+    return commitments_many([(field, value)])[(field, value)]
 
 
 def audit_record(
@@ -123,61 +110,24 @@ def audit_record(
     data: dict[str, Any] | None = None,
     personal: dict[str, str] | None = None,
 ) -> RecordedEvent:
-    """Append one event to the caller's transaction.
+    """Append one event to the caller's transaction (`audit_record_many` of one entry).
 
     `data` holds ids and values that are not personal data (canonical JSON types only: no
     floats). `personal` maps a field to a normalized personal value (email, phone); only a
     commitment to it is written. `market_id` None marks a global action (seen with see_global);
     `second_market_id` marks an event about an object in two markets (readers need both).
     """
-    if not connection.in_atomic_block:
-        raise AuditOutsideTransaction(
-            f"audit_record({action!r}) must run inside the transaction of the change it records"
-        )
-    now = timezone.now()
-    who = actor_ref(actor)
-    origin = origin_current()
-    target_ref = _target_ref(target)
-    body = canonicalize(
-        _body(
-            action=action,
-            now=now,
-            who=who,
-            origin=origin,
-            market_id=market_id,
-            second_market_id=second_market_id,
-            target=target_ref,
-            data=data,
-            personal={
-                field: commitment(field=field, value=value)
-                for field, value in (personal or {}).items()
-            },
-        )
+    ref = _target_ref(target)
+    entry = Entry(
+        action=action,
+        target=(ref["type"], ref["id"]) if ref else None,
+        market_id=market_id,
+        second_market_id=second_market_id,
+        data=data,
+        personal=personal,
     )
-    entry_hash = hashlib.sha256(body).digest()
-    # No RETURNING: under RLS it would need the new row to be readable by the writer, and a
-    # manager may well record an action whose event only RevOps may read.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
-            " action, target_type, target_id, market_id, second_market_id, body, entry_hash)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                now,
-                who.kind,
-                who.id,
-                who.label,
-                origin,
-                action,
-                target_ref["type"] if target_ref else "",
-                target_ref["id"] if target_ref else "",
-                market_id,
-                second_market_id,
-                body,
-                entry_hash,
-            ],
-        )
-    return RecordedEvent(action=action, body=body, entry_hash=entry_hash)
+    [recorded] = _append(actor, [entry])
+    return recorded
 
 
 # --- checkpoints ---------------------------------------------------------------------------
@@ -228,12 +178,12 @@ def audit_checkpoint_create(*, actor: Actor) -> AuditCheckpoint | None:
 
 # --- erasure -------------------------------------------------------------------------------
 
-Eraser = Callable[[str, Actor], int]
+Eraser = Callable[..., int]
 _erasers: dict[str, Eraser] = {}
 
 
 def eraser_register(name: str, eraser: Eraser) -> None:
-    """Apps register `eraser(identity, actor) -> rows scrubbed` for their copies of personal
+    """Apps register `eraser(*, identity, actor) -> rows scrubbed` for their copies of personal
     data (leads, history, submissions, outbox…); `subject_erase` calls them all."""
     _erasers[name] = eraser
 
@@ -249,7 +199,10 @@ def subject_erase(*, actor: Actor, identity: str) -> ErasureReport:
     """Forget a subject: scrub every registered copy and delete the subject's key, which makes
     every commitment to it in the chain unlinkable. The chain still verifies."""
     with system_context("subject_erase"):
-        scrubbed = {name: eraser(identity, actor) for name, eraser in sorted(_erasers.items())}
+        scrubbed = {
+            name: eraser(identity=identity, actor=actor)
+            for name, eraser in sorted(_erasers.items())
+        }
         deleted, _ = SubjectKey.objects.filter(subject_ref=subject_ref(identity)).delete()
         audit_record(
             actor=actor,
@@ -301,16 +254,26 @@ def commitments_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]
 
 def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
     """Append many events with one INSERT (plus two statements for commitments, if any)."""
+    return len(_append(actor, entries))
+
+
+def _append(actor: Actor, entries: list[Entry]) -> list[RecordedEvent]:
+    """The one write path of the log. No RETURNING: under RLS it would need the new rows to be
+    readable by the writer, and a manager may well record an action only RevOps may read."""
     if not entries:
-        return 0
+        return []
     if not connection.in_atomic_block:
-        raise AuditOutsideTransaction("audit_record_many must run inside the change's transaction")
+        actions = ", ".join(sorted({e.action for e in entries}))
+        raise AuditOutsideTransaction(
+            f"audit events ({actions}) must be written inside the transaction of the change"
+        )
     now = timezone.now()
     who = actor_ref(actor)
     origin = origin_current()
     committed = commitments_many(
         [(field, value) for entry in entries for field, value in (entry.personal or {}).items()]
     )
+    recorded: list[RecordedEvent] = []
     columns: list[list[Any]] = [[] for _ in range(7)]
     for entry in entries:
         target = {"type": entry.target[0], "id": entry.target[1]} if entry.target else None
@@ -330,6 +293,8 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
                 },
             )
         )
+        entry_hash = hashlib.sha256(body).digest()
+        recorded.append(RecordedEvent(action=entry.action, body=body, entry_hash=entry_hash))
         for column, value in zip(
             columns,
             [
@@ -339,7 +304,7 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
                 entry.market_id,
                 entry.second_market_id,
                 body,
-                hashlib.sha256(body).digest(),
+                entry_hash,
             ],
             strict=True,
         ):
@@ -353,4 +318,4 @@ def audit_record_many(*, actor: Actor, entries: list[Entry]) -> int:
             "             %s::bigint[], %s::bytea[], %s::bytea[]) AS v(a, tt, ti, m, m2, b, h)",
             [now, who.kind, who.id, who.label, origin, *columns],
         )
-    return len(entries)
+    return recorded

@@ -70,8 +70,8 @@ def setup_org() -> None:
 
 
 def items(start: int, count: int, run: str) -> list:
-    from leadops.leads.ingest import IngestItem
     from leadops.leads.models import Source
+    from leadops.leads.prepare import IngestItem
 
     source = Source.objects.get(slug="bench")
     made = []

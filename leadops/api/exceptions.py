@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -14,14 +14,7 @@ from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
 from leadops.api.schema import READ_ERRORS, errors
 from leadops.api.views import ScopedAPIView
 from leadops.queue.models import ExceptionItem
-
-
-def _visible(market_ids: frozenset[int]) -> QuerySet[ExceptionItem]:
-    return (
-        ExceptionItem.objects.filter(market_id__in=market_ids)
-        .filter(Q(second_market__isnull=True) | Q(second_market_id__in=market_ids))
-        .select_related("market", "second_market", "claimed_by")
-    )
+from leadops.queue.selectors import exceptions_visible
 
 
 class ExceptionOutput(serializers.Serializer):
@@ -79,7 +72,7 @@ class ExceptionListApi(ScopedAPIView):
     )
     def get(self, request: Request) -> Response:
         wanted = self.query()
-        items = _visible(self.access.market_ids)
+        items = exceptions_visible(market_ids=self.access.market_ids)
         if wanted.get("kind"):
             items = items.filter(kind=wanted["kind"])
         if wanted.get("status"):
@@ -101,7 +94,7 @@ class ExceptionDetailApi(ScopedAPIView):
         operation_id="exception_get",
     )
     def get(self, request: Request, item_id: int) -> Response:
-        item = _visible(self.access.market_ids).filter(pk=item_id).first()
+        item = exceptions_visible(market_ids=self.access.market_ids).filter(pk=item_id).first()
         if item is None:
             raise Http404
         return Response(ExceptionDetailOutput(item).data)

@@ -22,11 +22,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from leadops.api.leads import LeadInput
 from leadops.api.schema import errors
 from leadops.api.views import BaseApi
 from leadops.core.actors import SystemActor
-from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
+from leadops.intake import LeadInput, Submitted, intake_refuse, intake_submit
 from leadops.leads.models import Source
 from leadops.leads.sources import form_origins
 
@@ -84,12 +83,12 @@ class LeadFormApi(BaseApi):
         source = Source.objects.filter(form_key=self.kwargs.get("form_key"), is_active=True).first()
         if source is None:
             return  # no such form: a 413 and nothing to keep
-        submission_reject(
+        intake_refuse(
             actor=SystemActor(f"form:{source.slug}"),
-            source=source,
-            payload={},
-            errors={"body": [message]},
+            channel="form",
             client=f"form:{source.slug}",
+            source_slug=source.slug,
+            errors={"body": [message]},
             size_bytes=size,
         )
 
@@ -130,43 +129,28 @@ class LeadFormApi(BaseApi):
     def post(self, request: Request, form_key: str) -> Response:
         source = self._source(form_key)
         origin = self._origin(request, source)
-        data = {
-            k: v for k, v in dict(request.data.items()).items() if k in FORM_FIELDS | {HONEYPOT}
-        }
+        sent = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
+        data = {k: v for k, v in sent.items() if k in FORM_FIELDS | {HONEYPOT}}
         actor = SystemActor(f"form:{source.slug}")
         client = f"form:{source.slug}"
         if data.pop(HONEYPOT, ""):
             # Kept as a rejected submission (nothing is thrown away), answered like success.
-            submission_reject(
+            intake_refuse(
                 actor=actor,
-                source=source,
-                payload=dict(request.data),
-                errors={HONEYPOT: ["filled in"]},
+                channel="form",
                 client=client,
+                source_slug=source.slug,
+                payload=sent,
+                errors={HONEYPOT: ["filled in"]},
             )
             return _cors(Response({"received": True}, status=202), origin)
-        form = LeadInput(data={**data, "source": source.slug})
-        if not form.is_valid():
-            submission_reject(
-                actor=actor,
-                source=source,
-                payload=dict(request.data),
-                errors={k: [str(m) for m in v] for k, v in form.errors.items()},
-                client=client,
-            )
-            return _cors(Response({"errors": form.errors}, status=400), origin)
-        fields = dict(form.validated_data)
-        fields.pop("source")
-        leads_ingest(
-            items=[
-                IngestItem(
-                    source=source,
-                    payload=dict(request.data),
-                    fields=fields,
-                    external_id="",
-                    client=client,
-                )
-            ],
+        [answer] = intake_submit(
             actor=actor,
+            channel="form",
+            items=[Submitted(payload=sent, fields={**data, "source": source.slug})],
+            client=client,
         )
+        if answer.kind == "invalid":
+            return _cors(Response({"errors": answer.errors}, status=400), origin)
+        # Whatever became of it, the same answer: a form is no oracle for who is known.
         return _cors(Response({"received": True}, status=202), origin)

@@ -4,10 +4,8 @@ and POST /api/v1/sources/{slug}/submissions (a source's own format)."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,109 +18,51 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from leadops.api.limits import BATCH_BYTES, BATCH_ITEM_BYTES, too_large_message
 from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
 from leadops.api.schema import ADA, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, errors
 from leadops.api.views import BaseApi, ScopedAPIView
 from leadops.core.actors import actor_ref
-from leadops.leads.idempotency import (
-    idempotency_claim,
-    idempotency_complete,
-    idempotency_release,
-    request_hash,
+from leadops.intake import (
+    Answer,
+    Channel,
+    LeadInput,
+    Submitted,
+    intake_refuse,
+    intake_submit,
 )
-from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
 from leadops.leads.models import Lead, Source
+from leadops.leads.selectors import lead_audit_events, leads_visible
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
 
+# HTTP for each kind of answer the door gives (leadops/intake.py); the door knows no HTTP.
 OUTCOME_STATUS = {"created": 201, "review": 201, "merged": 200, "quarantined": 202}
-# The answer about a lead that landed outside the caller's markets (DESIGN.md, External
-# contract): the same whether the person was new, known or ambiguous.
-ACCEPTED_STATUS = 202
-MAX_ATTRIBUTES = 50
-MAX_ATTRIBUTE_KEY = 100
-MAX_ATTRIBUTE_CHARS = 1000
-TEXT_FIELDS = {
-    "external_id": 128,
-    "email": 254,
-    "phone": 64,
-    "first_name": 100,
-    "last_name": 100,
-    "company": 200,
-    "website": 300,
-    "title": 150,
-    "country": 100,
-    "region": 100,
-    "postal_code": 32,
-    "utm_source": 200,
-    "utm_medium": 200,
-    "utm_campaign": 200,
-    "utm_term": 200,
-    "utm_content": 200,
+KIND_STATUS = {"accepted": 202, "invalid": 400, "too_large": 413, "mismatch": 422, "in_flight": 409}
+MAX_BATCH = 1000
+KIND_DETAIL = {
+    "mismatch": (
+        "This Idempotency-Key was used with a different request body.",
+        "idempotency_mismatch",
+    ),
+    "in_flight": (
+        "A request with this Idempotency-Key is still being processed.",
+        "idempotency_in_flight",
+    ),
 }
 
 
-def attribute_problem(value: Any) -> str | None:
-    """Why an attribute value cannot be kept, or None: scalars only, text of bounded length."""
-    if isinstance(value, dict | list):
-        kind = "an object" if isinstance(value, dict) else "a list"
-        return f"Must be a string, number, true/false or null, not {kind}."
-    if isinstance(value, float) and not math.isfinite(value):
-        return "Must be a finite number."
-    if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
-        return f"At most {MAX_ATTRIBUTE_CHARS:,} characters; this has {len(value):,}."
-    return None
+def http_status(answer: Answer) -> int:
+    return OUTCOME_STATUS[answer.outcome] if answer.kind == "done" else KIND_STATUS[answer.kind]
 
 
-class LeadInput(serializers.Serializer):
-    occurred_at = serializers.DateTimeField(
-        required=False, help_text="When the person filled the form (default: when received)."
-    )
-    attributes = serializers.DictField(
-        required=False,
-        help_text=f"Anything else about the lead: at most {MAX_ATTRIBUTES} keys, each a string "
-        f"(≤ {MAX_ATTRIBUTE_CHARS:,} characters), number, true/false or null. Kept on the lead.",
-    )
+def principal_of(request: Request) -> Any:
+    return request.auth if isinstance(request.auth, ApiClient) else request.user
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        # Declared here: "source" is also an attribute of DRF fields, which confuses the stubs.
-        fields["source"] = serializers.SlugField(
-            max_length=50, help_text="The slug of an active source, e.g. `web`."
-        )
-        for name, length in TEXT_FIELDS.items():
-            fields[name] = serializers.CharField(
-                max_length=length, required=False, allow_blank=True, allow_null=True
-            )
-        return fields
 
-    def validate_source(self, slug: str) -> Source:
-        source = Source.objects.filter(slug=slug, is_active=True).first()
-        if source is None:
-            raise serializers.ValidationError(f"No active source {slug!r}.")
-        return source
-
-    def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > MAX_ATTRIBUTES:
-            raise serializers.ValidationError(
-                f"At most {MAX_ATTRIBUTES} attributes; this has {len(value)}."
-            )
-        problems = {}
-        for key, item in value.items():
-            if len(key) > MAX_ATTRIBUTE_KEY:
-                problems[key[:MAX_ATTRIBUTE_KEY]] = [
-                    f"A key is at most {MAX_ATTRIBUTE_KEY} characters; this has {len(key)}."
-                ]
-            elif (problem := attribute_problem(item)) is not None:
-                problems[key] = [problem]
-        if problems:
-            raise serializers.ValidationError(problems)
-        return value
-
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not (data.get("email") or "").strip() and not (data.get("phone") or "").strip():
-            raise serializers.ValidationError({"email": ["Give an email or a phone."]})
-        return data
+def client_of(principal: Any) -> str:
+    who = actor_ref(principal)
+    return f"{who.kind}:{who.id}"
 
 
 class IngestAnswer(serializers.Serializer):
@@ -210,40 +150,22 @@ INGEST_RESPONSES: dict[int, Any] = {
 }
 
 
-def _result_body(result: Any) -> dict[str, Any]:
-    return {
-        "submission_id": result.submission_id,
-        "lead_id": result.lead_id,
-        "outcome": result.outcome,
-        "reason": result.reason or None,
-        "market": result.market,
-        "status": result.status,
-        "owner": None,
-        "routing": None,
-        "sla": None,
-        "duplicate_of": result.duplicate_of,
-    }
-
-
 class LeadCreateApi(BaseApi):
     """Not wrapped in a request-wide transaction: the idempotency claim commits before the work."""
 
+    channel: Channel = "api"
+
     def body_refused(self, request: Request, *, size: int, message: str) -> None:
         """A body over the limit is not read, but its arrival is kept as a rejected submission."""
-        principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
-        who = actor_ref(principal)
-        submission_reject(
+        principal = principal_of(request)
+        intake_refuse(
             actor=principal,
-            source=self.refused_source(),
-            payload={},
+            channel=self.channel,
+            client=client_of(principal),
+            source_slug=self.kwargs.get("slug", ""),
             errors={"body": [message]},
-            client=f"{who.kind}:{who.id}",
             size_bytes=size,
         )
-
-    def refused_source(self) -> Source | None:
-        """The source a refused body was meant for, when the URL names it."""
-        return None
 
     @extend_schema(
         request=LeadInput,
@@ -254,10 +176,15 @@ class LeadCreateApi(BaseApi):
         operation_id="leads_create",
         description="Intake is open to every market: the market table decides where the lead "
         "lands. The answer says no more than the caller may read (see 202). At least one of "
-        "`email` or `phone` must be given.",
+        "`email` or `phone` must be usable: with neither it is a 400 naming them; with one "
+        "usable and the other broken the lead is held (quarantined) for a person to fix.",
     )
     def post(self, request: Request) -> Response | HttpResponse:
-        return self.ingest_one(request, self.body(request))
+        body = self.body(request)
+        return self.submit_one(request, Submitted(payload=body, idempotency_key=self.key()))
+
+    def key(self) -> str:
+        return self.request.headers.get("Idempotency-Key", "").strip()
 
     def body(self, request: Request) -> Any:
         """The parsed body. One that is not JSON is still kept, as text, in a rejected
@@ -266,104 +193,44 @@ class LeadCreateApi(BaseApi):
         try:
             return request.data
         except (exceptions.ParseError, exceptions.UnsupportedMediaType) as exc:
-            principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
-            who = actor_ref(principal)
-            submission_reject(
+            principal = principal_of(request)
+            intake_refuse(
                 actor=principal,
-                source=self.refused_source(),
+                channel=self.channel,
+                client=client_of(principal),
+                source_slug=self.kwargs.get("slug", ""),
                 payload=raw.decode("utf-8", "replace"),
                 errors={"body": [str(exc.detail)]},
-                client=f"{who.kind}:{who.id}",
             )
             raise
 
-    def ingest_one(
-        self, request: Request, data: Any, mapping_version: int | None = None
-    ) -> Response | HttpResponse:
-        """Idempotency, validation, one call of the intake path: shared by every channel.
-
-        `data` is what gets validated (the mapped fields, for a source's own format); the
-        submission always stores `request.data`, exactly as the client sent it."""
-        principal: Any = request.auth if isinstance(request.auth, ApiClient) else request.user
-        who = actor_ref(principal)
-        client = f"{who.kind}:{who.id}"
-        key = request.headers.get("Idempotency-Key", "").strip()[:200]
-        claim_id = None
-        if key:
-            claim = idempotency_claim(client=client, key=key, body_hash=request_hash(request.data))
-            if claim.replay is not None:
-                status, body = claim.replay
-                return HttpResponse(body, status=status, content_type="application/json")
-            if claim.conflict is not None:
-                status, detail = claim.conflict
-                code = "idempotency_mismatch" if status == 422 else "idempotency_in_flight"
-                return Response({"detail": detail, "code": code}, status=status)
-            claim_id = claim.row_id
-        try:
-            return self._ingest(principal, client, key, claim_id, data, mapping_version)
-        except Exception:
-            if claim_id is not None:
-                idempotency_release(row_id=claim_id)
-            raise
-
-    def _ingest(
-        self,
-        principal: Any,
-        client: str,
-        key: str,
-        claim_id: int | None,
-        raw: Any,
-        mapping_version: int | None,
-    ) -> Response | HttpResponse:
-        data = LeadInput(data=raw)
-        if not data.is_valid():
-            if claim_id is not None:
-                idempotency_release(row_id=claim_id)
-            problems = {
-                k: [str(m) for m in v] if isinstance(v, list) else v for k, v in data.errors.items()
-            }
-            source = None
-            if isinstance(raw, dict) and isinstance(raw.get("source"), str):
-                source = Source.objects.filter(slug=raw["source"]).first()
-            submission_reject(
-                actor=principal,
-                source=source,
-                payload=self.request.data,
-                errors=problems,
-                client=client,
-            )
-            raise exceptions.ValidationError(data.errors)
-        fields = dict(data.validated_data)
-        source = fields.pop("source")
-        item = IngestItem(
-            source=source,
-            payload=self.request.data,
-            fields=fields,
-            external_id=(fields.get("external_id") or "").strip(),
-            idempotency_key=key,
-            client=client,
-            mapping_version=mapping_version,
+    def submit_one(self, request: Request, item: Submitted) -> Response | HttpResponse:
+        principal = principal_of(request)
+        [answer] = intake_submit(
+            actor=principal,
+            channel=self.channel,
+            items=[item],
+            client=client_of(principal),
+            answer_scope=market_access_for(principal).market_ids,
         )
-        [result] = leads_ingest(items=[item], actor=principal)
-        if result.market_id in market_access_for(principal).market_ids:
-            status, answer = OUTCOME_STATUS[result.outcome], _result_body(result)
-        else:
-            # Outside the caller's markets: no lead id, outcome or market, so an intake key is
-            # never an oracle for who exists elsewhere.
-            status = ACCEPTED_STATUS
-            answer = {"submission_id": result.submission_id, "outcome": "accepted"}
-        body = json.dumps(answer, separators=(",", ":"))
-        if claim_id is not None:
-            idempotency_complete(row_id=claim_id, status=status, body=body)
-        return HttpResponse(body, status=status, content_type="application/json")
+        if answer.kind in ("done", "accepted"):
+            # The same bytes a replay of this key will give.
+            body = json.dumps(answer.body, separators=(",", ":"))
+            return HttpResponse(body, status=http_status(answer), content_type="application/json")
+        if answer.kind in KIND_DETAIL:
+            detail, code = KIND_DETAIL[answer.kind]
+            return Response({"detail": detail, "code": code}, status=http_status(answer))
+        raise exceptions.ValidationError(answer.errors)
 
 
 class LeadOutput(serializers.Serializer):
     id = serializers.IntegerField()
     market = serializers.CharField(source="market.code", help_text="Market code.")
     status = serializers.ChoiceField(choices=Lead.Status.choices)
-    email = serializers.CharField()
-    phone_e164 = serializers.CharField()
+    email = serializers.CharField(help_text="As given.")
+    email_norm = serializers.CharField(help_text="Normalized: what dedupe compares.")
+    phone = serializers.CharField(help_text="As given.")
+    phone_e164 = serializers.CharField(help_text="Normalized to E.164 (empty if it was not).")
     phone_flag = serializers.CharField(help_text="Why the phone is doubtful, if it is.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
@@ -376,6 +243,7 @@ class LeadOutput(serializers.Serializer):
     score = serializers.IntegerField()
     owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
     attributes = serializers.DictField(child=serializers.JSONField(allow_null=True))
+    is_synthetic = serializers.BooleanField(help_text="A test lead (listed only when asked for).")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -411,10 +279,6 @@ class LeadDetailOutput(LeadOutput):
     sla = serializers.JSONField(default=None, allow_null=True)
 
 
-def leads_visible(market_ids: frozenset[int]) -> QuerySet[Lead]:
-    return Lead.objects.filter(market_id__in=market_ids).select_related("market", "owner")
-
-
 class LeadDetailApi(ScopedAPIView):
     @extend_schema(
         responses={200: LeadDetailOutput, **errors(*READ_ERRORS, 404)},
@@ -423,7 +287,7 @@ class LeadDetailApi(ScopedAPIView):
     )
     def get(self, request: Request, lead_id: int) -> Response:
         lead = (
-            leads_visible(self.access.market_ids)
+            leads_visible(market_ids=self.access.market_ids, include_synthetic=True)
             .prefetch_related("touches__source", "activities")
             .filter(pk=lead_id)
             .first()
@@ -438,6 +302,9 @@ class LeadFilter(PageQuery):
     status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
     owner = serializers.CharField(required=False, help_text="The owner's username.")
     updated_since = serializers.DateTimeField(required=False)
+    include_synthetic = serializers.BooleanField(
+        required=False, default=False, help_text="Also list test leads."
+    )
 
 
 LEADS_PAGE = KeysetPagination("updated_at")
@@ -457,7 +324,9 @@ class LeadListApi(ScopedAPIView):
     )
     def get(self, request: Request) -> Response:
         wanted = self.query()
-        leads = leads_visible(self.access.market_ids)
+        leads = leads_visible(
+            market_ids=self.access.market_ids, include_synthetic=wanted["include_synthetic"]
+        )
         if wanted.get("market"):
             leads = leads.filter(market__code=wanted["market"].upper())
         if wanted.get("status"):
@@ -564,7 +433,11 @@ class LeadEventApi(ScopedAPIView):
         data = EventInput(data=request.data)
         data.is_valid(raise_exception=True)
         event = data.validated_data
-        lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
+        lead = (
+            leads_visible(market_ids=self.access.market_ids, include_synthetic=True)
+            .filter(pk=lead_id)
+            .first()
+        )
         if lead is None:
             raise Http404
         principal = request.auth if isinstance(request.auth, ApiClient) else request.user
@@ -610,26 +483,17 @@ class LeadAuditApi(ScopedAPIView):
         operation_id="lead_audit_list",
     )
     def get(self, request: Request, lead_id: int) -> Response:
-        from audit.selectors import events_visible
-
-        lead = leads_visible(self.access.market_ids).filter(pk=lead_id).first()
+        lead = (
+            leads_visible(market_ids=self.access.market_ids, include_synthetic=True)
+            .filter(pk=lead_id)
+            .first()
+        )
         if lead is None:
             raise Http404
-        submission_ids = [str(i) for i in lead.submissions.values_list("id", flat=True)]
         # The caller's scope, not the lead's market: an event about the lead that also names a
         # market the caller does not hold (a cross-market review) stays hidden.
-        events = (
-            events_visible(market_ids=self.access.market_ids, see_global=self.access.see_global)
-            .filter(
-                Q(target_type="leads.lead", target_id=str(lead.pk))
-                | Q(target_type="leads.submission", target_id__in=submission_ids)
-                | Q(
-                    target_type="leads.activity",
-                    target_id__in=[str(i) for i in lead.activities.values_list("id", flat=True)],
-                )
-            )
-            .select_related("link")
-            .order_by("id")
+        events = lead_audit_events(
+            lead=lead, market_ids=self.access.market_ids, see_global=self.access.see_global
         )
         return Response(
             AuditEntryOutput(
@@ -653,8 +517,7 @@ class SourceSubmissionApi(LeadCreateApi):
     """POST /api/v1/sources/{slug}/submissions: any JSON object, read through the source's
     current field mapping, then the same intake path and answers as POST /api/v1/leads."""
 
-    def refused_source(self) -> Source | None:
-        return Source.objects.filter(slug=self.kwargs.get("slug", "")).first()
+    channel: Channel = "source"
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
@@ -688,5 +551,140 @@ class SourceSubmissionApi(LeadCreateApi):
         body = self.body(request)
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
-        fields = {"source": slug, **mapping_apply(mapping.rules, body)}
-        return self.ingest_one(request, fields, mapping_version=mapping.version)
+        return self.submit_one(
+            request,
+            Submitted(
+                payload=body,
+                fields={"source": slug, **mapping_apply(mapping.rules, body)},
+                idempotency_key=self.key(),
+                mapping_version=mapping.version,
+            ),
+        )
+
+
+def _key_errors(answer: Answer) -> dict[str, list[str]]:
+    """An idempotency refusal of one batch item, said as an error on its key."""
+    if answer.kind in KIND_DETAIL:
+        return {"idempotency_key": [KIND_DETAIL[answer.kind][0]]}
+    return {}
+
+
+class BatchInput(serializers.Serializer):
+    leads = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_BATCH,
+        help_text=f"1 to {MAX_BATCH:,} leads, each like the body of `POST /api/v1/leads`, with "
+        "an optional `idempotency_key` of its own.",
+    )
+
+
+class BatchItemResult(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's place in `leads`, from 0.")
+    status = serializers.IntegerField(
+        help_text="What `POST /api/v1/leads` would have answered for this item alone: 201, 200, "
+        "202, 400, 409, 413 or 422."
+    )
+    outcome = serializers.CharField(
+        help_text="created, merged, review, quarantined, accepted (outside your markets), "
+        "rejected, or empty for an idempotency refusal."
+    )
+    submission_id = serializers.IntegerField(allow_null=True)
+    lead_id = serializers.IntegerField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Declared here: `errors` is also a Serializer attribute.
+        fields["errors"] = serializers.DictField(
+            child=serializers.JSONField(), help_text="Field → messages, for a refused item."
+        )
+        return fields
+
+
+class BatchResults(serializers.Serializer):
+    results = BatchItemResult(many=True)
+
+
+class LeadBatchApi(LeadCreateApi):
+    """POST /api/v1/leads/batch: up to 1,000 leads in one set-based call through the door."""
+
+    channel: Channel = "batch"
+    max_body_bytes = BATCH_BYTES
+
+    @extend_schema(
+        request=BatchInput,
+        responses={
+            200: OpenApiResponse(
+                BatchResults,
+                description="Always 200: one result per item, in input order; items succeed "
+                "or fail on their own.",
+            ),
+            **errors(*WRITE_ERRORS),
+        },
+        examples=[
+            OpenApiExample(
+                "Two leads",
+                value={
+                    "leads": [
+                        {**ADA, "idempotency_key": "fair-2026-0001"},
+                        {"source": "web", "email": "grace@navy.example", "country": "US"},
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+        summary="Submit up to 1,000 leads",
+        operation_id="leads_batch_create",
+        description="Each item is answered as `POST /api/v1/leads` would answer it alone, with "
+        "`status` the HTTP status it would have had. An item's `idempotency_key` works like the "
+        f"header. Each item is at most {BATCH_ITEM_BYTES // 1024} KiB.",
+    )
+    def post(self, request: Request) -> Response:
+        data = BatchInput(data=self.body(request))
+        data.is_valid(raise_exception=True)
+        items = []
+        for raw in data.validated_data["leads"]:
+            # Each item stands alone: one that is not even an object is a 400 of its own.
+            key = raw.pop("idempotency_key", "") if isinstance(raw, dict) else ""
+            size = len(json.dumps(raw, separators=(",", ":"), default=str).encode())
+            too_large = (
+                {"item": [too_large_message(size, BATCH_ITEM_BYTES)]}
+                if size > BATCH_ITEM_BYTES
+                else None
+            )
+            items.append(
+                Submitted(
+                    payload={} if too_large else raw,
+                    idempotency_key=str(key or "").strip(),
+                    refused=too_large,
+                    size_bytes=size if too_large else None,
+                )
+            )
+        principal = principal_of(request)
+        answers = intake_submit(
+            actor=principal,
+            channel=self.channel,
+            items=items,
+            client=client_of(principal),
+            answer_scope=market_access_for(principal).market_ids,
+        )
+        return Response(
+            {
+                "results": [
+                    {
+                        "index": a.index,
+                        "status": http_status(a),
+                        "outcome": a.outcome,
+                        "submission_id": a.submission_id,
+                        "lead_id": a.lead_id if a.kind == "done" else None,
+                        "errors": a.errors
+                        or (
+                            {"idempotency_key": [KIND_DETAIL[a.kind][0]]}
+                            if a.kind in KIND_DETAIL
+                            else {}
+                        ),
+                    }
+                    for a in answers
+                ]
+            }
+        )

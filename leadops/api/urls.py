@@ -8,6 +8,7 @@ from leadops.api.exceptions import ExceptionDetailApi, ExceptionListApi
 from leadops.api.forms import LeadFormApi
 from leadops.api.leads import (
     LeadAuditApi,
+    LeadBatchApi,
     LeadDetailApi,
     LeadEventApi,
     LeadsApi,
@@ -25,6 +26,7 @@ urlpatterns = [
     path("v1/audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
     path("v1/exceptions", ExceptionListApi.as_view(), name="exception-list"),
     path("v1/leads", LeadsApi.as_view(), name="leads"),
+    path("v1/leads/batch", LeadBatchApi.as_view(), name="leads-batch"),
     path("v1/leads/<int:lead_id>", LeadDetailApi.as_view(), name="lead-detail"),
     path("v1/leads/<int:lead_id>/events", LeadEventApi.as_view(), name="lead-events"),
     path("v1/leads/<int:lead_id>/audit", LeadAuditApi.as_view(), name="lead-audit"),

@@ -145,6 +145,34 @@ class SubmissionInline(
         return trace_table(obj.trace)
 
 
+class SyntheticFilter(admin.SimpleListFilter):
+    """Test leads stay out of the list unless asked for."""
+
+    title = "test leads"
+    parameter_name = "synthetic"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("with", "Shown too"), ("only", "Only test leads")]
+
+    def choices(self, changelist: Any) -> Any:
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Hidden",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "with":
+            return queryset
+        return queryset.filter(is_synthetic=self.value() == "only")
+
+
 @admin.register(Lead)
 class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lead]):
     list_display = [
@@ -157,7 +185,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         "score",
         "updated_at",
     ]
-    list_filter = ["status", "market"]
+    list_filter = ["status", "market", SyntheticFilter]
     list_select_related = ["market"]
     search_fields = ["email_norm"]  # replaced by get_search_results: exact, normalized
     search_help_text = "An exact email, phone or company domain."
@@ -227,7 +255,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
                 scope=JobScope(market_ids=market_ids, global_rows=see_global),
             )
             transaction.on_commit(
-                lambda: retag_job.delay(job.pk, version.pk, apply, request.user.get_username())
+                lambda: retag_job.delay(job.pk, version.pk, apply, request.user.pk)
             )
             messages.info(request, f"Job #{job.pk} queued; this page follows it.")
             return HttpResponseRedirect(reverse("admin:leads_retag"))

@@ -1,32 +1,43 @@
-"""The one intake path: `leads_ingest(items=…, actor=…)` for one lead or a thousand.
+"""`leads_ingest(items=…, actor=…)`: one lead or a thousand, in one set-based call.
 
-Normalization and decisions happen in Python; the writes are set-based: a fixed number of
-statements per call whatever the number of items (ids are allocated up front, rows go in through
-`unnest` arrays, since COPY is refused on RLS tables). Exact-tier dedupe: the same normalized
-email in the same market, or the same source's external id, merges into the existing lead; the
-partial unique index on (market, email_norm) and `ON CONFLICT DO NOTHING` decide races, so
-parallel submissions of one identity make one lead. Runs in system context: dedupe and tagging
-must see every market.
+Only the intake door (`leadops.intake`) calls it (an import-linter contract says so). Two steps:
+
+1. Decide, in Python: normalize each item, tag its market with the published table, look up the
+   leads it may be (two index lookups for the whole call), and decide per item: create, merge
+   (the same normalized email in the same market, or the same source's external id), quarantine
+   (doubtful data, or an email and an external id pointing at two leads) or reject (no usable
+   identity at all).
+2. Write, set-based: a fixed number of statements whatever the number of items (ids allocated up
+   front, rows through `unnest` arrays, since COPY is refused on RLS tables). The partial unique
+   index on (market, email_norm) and `ON CONFLICT DO NOTHING` decide races, so parallel
+   submissions of one identity make one lead.
+
+Runs in system context: dedupe and tagging must see every market.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from audit.services import Entry, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
-from leadops.leads import normalize as n
+from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS
 from leadops.leads.models import Lead, Source, Submission
+from leadops.leads.prepare import (
+    NORMALIZER_VERSION,
+    IngestItem,
+    Normalized,
+    normalize_item,
+    storable,
+)
 from leadops.leads.scoring import score
 from leadops.markets.market_table import (
     TableIndex,
@@ -37,53 +48,7 @@ from leadops.markets.market_table import (
 )
 from leadops.markets.models import Market
 
-NORMALIZER_VERSION = "2026.11.1"
-LEAD_FIELDS = [
-    "email",
-    "email_norm",
-    "phone",
-    "phone_e164",
-    "phone_flag",
-    "first_name",
-    "last_name",
-    "company",
-    "company_domain",
-    "title",
-    "country",
-    "region",
-    "postal_code",
-]
-# The lead fields a submission may carry (as sent, before normalization).
-INPUT_FIELDS = [
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "website",
-    "title",
-    "country",
-    "region",
-    "postal_code",
-]
-# Raw email and phone differ in spelling only; their normalized forms carry the meaning.
-ALTERNATE_FIELDS = [name for name in LEAD_FIELDS if name not in ("email", "phone")]
-# Raw email and phone differ in spelling only; their normalized forms carry the meaning.
-UTM_FIELDS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"]
-
-
-@dataclass
-class IngestItem:
-    """One validated submission: `fields` holds the canonical input (strings, `occurred_at`,
-    `attributes`); `payload` is exactly what was received."""
-
-    source: Source
-    payload: dict[str, Any]
-    fields: dict[str, Any]
-    external_id: str = ""
-    idempotency_key: str = ""
-    client: str = ""
-    mapping_version: int | None = None
+Outcome = Submission.Outcome
 
 
 @dataclass
@@ -97,89 +62,41 @@ class IngestResult:
     status: str | None
     reason: str = ""
     duplicate_of: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
-class _Prepared:
+class _Item:
+    """One item on its way through a call: what it is, then what was decided for it."""
+
     index: int
     item: IngestItem
-    lead: dict[str, str]
-    trace: dict[str, list[str]]
-    quarantine: list[str]
-    tag: Tag | None = None
-    # decisions
+    norm: Normalized
+    attributes: dict[str, Any]
+    tag: Tag
     outcome: str = ""
-    lead_id: int | None = None
-    create: bool = False
     reason: str = ""
+    create: bool = False
+    # The existing lead it merges into, or the item of this same call whose new lead it joins.
+    lead_id: int | None = None
+    joins: _Item | None = None
     alternates: dict[str, Any] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lead(self) -> dict[str, str]:
+        return self.norm.lead
+
+    @property
+    def email_key(self) -> tuple[int, str] | None:
+        email = self.lead["email_norm"]
+        return (self.tag.market_id, email) if email else None
+
+    @property
+    def ext_key(self) -> tuple[int, str] | None:
+        return (self.item.source.id, self.item.external_id) if self.item.external_id else None
 
 
-def storable(value: Any) -> Any:
-    """The payload as PostgreSQL can keep it: NUL cannot live in text or jsonb, so it becomes
-    U+FFFD (visible, not silently dropped), and a number JSON cannot hold (1e999 parses as
-    infinity) is kept as its text; everything else is kept as sent."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {storable(str(k)): storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
-    return value
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def normalize_item(item: IngestItem) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
-    """Lead fields, the per-field trace (raw, normalized, problem) and quarantine reasons."""
-    raw = {key: _text(item.fields.get(key)) for key in INPUT_FIELDS}
-    country = n.normalize_country(raw["country"])
-    region = (
-        n.normalize_region(raw["region"], country=country.value)
-        if country.value
-        else n.Normalized("")
-    )
-    postal = n.normalize_postal_code(raw["postal_code"], country=country.value)
-    phone = n.normalize_phone(
-        raw["phone"], region=country.value or item.source.default_region or None
-    )
-    email = n.normalize_email(raw["email"])
-    lead = {
-        "email": raw["email"],
-        "email_norm": email.value,
-        "phone": raw["phone"],
-        "phone_e164": phone.value,
-        "phone_flag": phone.problem if phone.severity == "flag" else "",
-        "first_name": n.normalize_name(raw["first_name"]),
-        "last_name": n.normalize_name(raw["last_name"]),
-        "company": " ".join(raw["company"].split()),
-        "company_domain": n.company_domain(website=raw["website"], email=email.value),
-        "title": " ".join(raw["title"].split()),
-        "country": country.value,
-        "region": region.value,
-        "postal_code": postal.value,
-    }
-    checked = {
-        "email": email,
-        "phone": phone,
-        "country": country,
-        "region": region,
-        "postal_code": postal,
-    }
-    trace = {
-        name: [raw[name], result.value, result.problem]
-        for name, result in checked.items()
-        if raw[name]
-    }
-    quarantine = [r.problem for r in checked.values() if r.severity == "quarantine"]
-    if not quarantine and not (lead["email_norm"] or lead["phone_e164"]):
-        quarantine.append("neither the email nor the phone is usable")
-    return lead, trace, quarantine
+# --- step 1: decide ---------------------------------------------------------------------
 
 
 # One index per published version (keyed by row id and publish time, which never repeat).
@@ -204,57 +121,36 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _execute(sql: str, params: Sequence[Any]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _ids(table: str, count: int) -> list[int]:
-    if not count:
-        return []
-    rows = _fetch(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
-        [count],
-    )
-    return [row[0] for row in rows]
-
-
 def _existing(
-    prepared: list[_Prepared],
+    items: list[_Item],
 ) -> tuple[
     dict[tuple[int, str], dict[str, Any]], dict[tuple[int, str], int], dict[int, dict[str, Any]]
 ]:
     """Leads matching by (market, email) and external ids matching by (source, id): 2 statements."""
-    ext_sources = [p.item.source.id for p in prepared if p.item.external_id]
-    ext_ids = [p.item.external_id for p in prepared if p.item.external_id]
+    ext = [i.ext_key for i in items if i.ext_key]
     by_ext = {
         (source_id, external_id): lead_id
         for source_id, external_id, lead_id in _fetch(
             "SELECT e.source_id, e.external_id, e.lead_id FROM leads_leadexternalid e"
             " JOIN unnest(%s::bigint[], %s::varchar[]) AS k(s, x)"
             " ON e.source_id = k.s AND e.external_id = k.x",
-            [ext_sources, ext_ids],
+            [[s for s, _ in ext], [x for _, x in ext]],
         )
     }
-    pairs = [
-        (p.tag.market_id, p.lead["email_norm"]) for p in prepared if p.lead["email_norm"] and p.tag
-    ]
-    columns = ", ".join(
-        ["l.id", "l.market_id", "l.status", "l.attributes", *[f"l.{name}" for name in LEAD_FIELDS]]
-    )
+    emails = [i.email_key for i in items if i.email_key]
+    names = ["id", "market_id", "status", "attributes", *LEAD_COLUMNS]
+    columns = ", ".join(f"l.{name}" for name in names)
     rows = _fetch(
         # Two index lookups in one statement; an OR across them would scan the whole table.
         f"SELECT {columns} FROM leads_lead l WHERE l.id = ANY(%s)"
         f" UNION SELECT {columns} FROM leads_lead l"
         " JOIN unnest(%s::bigint[], %s::varchar[]) AS k(m, e)"
         " ON l.market_id = k.m AND l.email_norm = k.e AND l.email_norm <> ''",
-        [list(by_ext.values()), [m for m, _ in pairs], [e for _, e in pairs]],
+        [list(by_ext.values()), [m for m, _ in emails], [e for _, e in emails]],
     )
     leads = {}
     for row in rows:
-        lead = dict(
-            zip(["id", "market_id", "status", "attributes", *LEAD_FIELDS], row, strict=True)
-        )
+        lead = dict(zip(names, row, strict=True))
         # Django's cursors hand jsonb over as text (JSONField decodes it itself).
         if isinstance(lead["attributes"], str):
             lead["attributes"] = json.loads(lead["attributes"])
@@ -267,444 +163,424 @@ def _existing(
     return by_email, by_ext, leads
 
 
+def _decide(
+    it: _Item,
+    by_email: dict[tuple[int, str], dict[str, Any]],
+    by_ext: dict[tuple[int, str], int],
+    planned: dict[tuple[Any, ...], _Item],
+) -> None:
+    """What becomes of `it`: `planned` holds the new identities of this call so far, so the
+    same new person twice in one call makes one lead."""
+    if it.norm.unusable:
+        it.outcome, it.reason = Outcome.REJECTED, "no usable email or phone"
+        return
+    by_mail = by_email[it.email_key]["id"] if it.email_key in by_email else None
+    by_id = by_ext.get(it.ext_key) if it.ext_key else None
+    if by_mail and by_id and by_mail != by_id:
+        it.outcome, it.reason = Outcome.QUARANTINED, "conflicting_identity"
+        return
+    match = by_mail or by_id
+    earlier = planned.get(("e", it.email_key)) or planned.get(("x", it.ext_key))
+    if it.norm.quarantine:
+        # Doubtful data never merges into a lead; a new identity becomes a held lead.
+        it.outcome, it.reason = Outcome.QUARANTINED, "; ".join(it.norm.quarantine)
+        it.create = match is None and earlier is None
+    elif match:
+        it.outcome, it.lead_id = Outcome.MERGED, match
+    elif earlier is not None:  # the same new identity twice in one call
+        it.outcome, it.joins = Outcome.MERGED, earlier
+    else:
+        it.outcome, it.create = Outcome.CREATED, True
+    if it.create:
+        for key in (("e", it.email_key), ("x", it.ext_key)):
+            if key[1]:
+                planned[key] = it
+
+
 def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestResult]:
     """Ingest `items` in one transaction; results come back in input order."""
     now = timezone.now()
     with system_context("ingest"):
         version, index = _table()
         codes = dict(Market.objects.values_list("id", "code"))
-        prepared = []
+        work = []
         for i, item in enumerate(items):
-            lead, trace, quarantine = normalize_item(item)
-            p = _Prepared(
-                index=i,
-                item=item,
-                lead=lead,
-                trace=trace,
-                quarantine=quarantine,
-                attributes=storable(item.fields.get("attributes") or {}),
-            )
-            p.tag = tag_market(
+            norm = normalize_item(item)
+            tag = tag_market(
                 {
                     "source": item.source.slug,
-                    **{k: lead[k] for k in ("country", "region", "postal_code")},
+                    **{k: norm.lead[k] for k in ("country", "region", "postal_code")},
                 },
                 index,
             )
-            prepared.append(p)
-        by_email, by_ext, existing = _existing(prepared)
-        planned: dict[tuple[Any, ...], _Prepared] = {}
-        for p in prepared:
-            _decide(p, by_email, by_ext, existing, planned)
-        return _write(prepared, existing, version, codes, now, actor)
+            attributes = storable(item.fields.get("attributes") or {})
+            work.append(_Item(index=i, item=item, norm=norm, attributes=attributes, tag=tag))
+        by_email, by_ext, existing = _existing(work)
+        planned: dict[tuple[Any, ...], _Item] = {}
+        for it in work:
+            _decide(it, by_email, by_ext, planned)
+        return _write(work, existing, version, codes, now, actor)
 
 
-def _decide(
-    p: _Prepared,
-    by_email: dict[tuple[int, str], dict[str, Any]],
-    by_ext: dict[tuple[int, str], int],
-    existing: dict[int, dict[str, Any]],
-    planned: dict[tuple[Any, ...], _Prepared],
-) -> None:
-    assert p.tag is not None
-    email_key = (p.tag.market_id, p.lead["email_norm"]) if p.lead["email_norm"] else None
-    ext_key = (p.item.source.id, p.item.external_id) if p.item.external_id else None
-    by_mail = by_email[email_key]["id"] if email_key and email_key in by_email else None
-    by_id = by_ext.get(ext_key) if ext_key else None
-    if by_mail and by_id and by_mail != by_id:
-        p.outcome, p.reason = Submission.Outcome.QUARANTINED, "conflicting_identity"
-        return
-    match = by_mail or by_id
-    if p.quarantine:
-        p.outcome, p.reason = Submission.Outcome.QUARANTINED, "; ".join(p.quarantine)
-        # Doubtful data never merges into a lead; a new identity becomes a held lead.
-        p.create = match is None and not any(
-            k in planned for k in (("e", email_key), ("x", ext_key))
-        )
-        if p.create:
-            _plan(p, email_key, ext_key, planned)
-        return
-    if match:
-        p.outcome, p.lead_id = Submission.Outcome.MERGED, match
-        return
-    earlier = planned.get(("e", email_key)) or planned.get(("x", ext_key))
-    if earlier is not None:  # the same new identity twice in one call
-        p.outcome, p.lead_id = Submission.Outcome.MERGED, -earlier.index - 1
-        return
-    p.outcome, p.create = Submission.Outcome.CREATED, True
-    _plan(p, email_key, ext_key, planned)
+# --- step 2: write ------------------------------------------------------------------------
 
 
-def _plan(
-    p: _Prepared, email_key: Any, ext_key: Any, planned: dict[tuple[Any, ...], _Prepared]
-) -> None:
-    if email_key:
-        planned[("e", email_key)] = p
-    if ext_key:
-        planned[("x", ext_key)] = p
+def _ids(table: str, count: int) -> list[int]:
+    if not count:
+        return []
+    rows = _fetch(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+        [count],
+    )
+    return [row[0] for row in rows]
+
+
+def unnest_insert(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    *,
+    suffix: str = "",
+) -> list[tuple[Any, ...]]:
+    """INSERT many rows in one statement: one typed array per column, `unnest`ed. `columns`
+    are (name, SQL type) pairs; `suffix` adds e.g. "ON CONFLICT DO NOTHING RETURNING id"."""
+    if not rows:
+        return []
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    names = ", ".join(name for name, _ in columns)
+    typed = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+    sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({typed}) {suffix}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return cursor.fetchall() if "RETURNING" in suffix else []
+
+
+def _join_planned(work: list[_Item]) -> None:
+    """Items joining a lead made earlier in this call fill its empty fields, keep differing
+    values as alternates, and point at its id."""
+    for it in work:
+        if it.joins is None:
+            continue
+        target = it.joins
+        for name in LEAD_COLUMNS:
+            new, old = it.lead[name], target.lead[name]
+            if new and not old:
+                target.lead[name] = new
+            elif new and old and new != old and name in ALTERNATE_COLUMNS:
+                it.alternates[name] = new
+        target.attributes = _attributes_merge(it, target.attributes)
+        it.lead_id = target.lead_id
 
 
 def _write(
-    prepared: list[_Prepared],
+    work: list[_Item],
     existing: dict[int, dict[str, Any]],
     version: int | None,
     codes: dict[int, str],
     now: datetime,
     actor: Actor,
 ) -> list[IngestResult]:
-    creates = [p for p in prepared if p.create]
-    for p, lead_id in zip(creates, _ids("leads_lead", len(creates)), strict=True):
-        p.lead_id = lead_id
-    for p in prepared:  # in-batch merges fill the planned lead, then point at it
-        if p.lead_id is not None and p.lead_id < 0:
-            target = prepared[-p.lead_id - 1]
-            for name in LEAD_FIELDS:
-                new, old = p.lead[name], target.lead[name]
-                if new and not old:
-                    target.lead[name] = new
-                elif new and old and new != old and name in ALTERNATE_FIELDS:
-                    p.alternates[name] = new
-            target.attributes = _attributes_merge(p, target.attributes)
-            p.lead_id = target.lead_id
+    creates = [it for it in work if it.create]
+    for it, lead_id in zip(creates, _ids("leads_lead", len(creates)), strict=True):
+        it.lead_id = lead_id
+    _join_planned(work)
     inserted = _insert_leads(creates, version, now)
-    lost = [p for p in creates if p.lead_id not in inserted]
+    lost = [it for it in creates if it.lead_id not in inserted]
     if lost:  # a parallel call created the same identity first: merge into its lead instead
         by_email, by_ext, more = _existing(lost)
         existing.update(more)
-        for p in lost:
-            p.create = False
-            email_key = (p.tag.market_id, p.lead["email_norm"]) if p.tag else None
-            winner = by_email.get(email_key) if email_key else None
-            p.lead_id = (
-                winner["id"] if winner else by_ext.get((p.item.source.id, p.item.external_id))
-            )
-            if not p.quarantine:
-                p.outcome = Submission.Outcome.MERGED
-    merges = _merge(prepared, existing, now)
-    _insert_external_ids(prepared)
-    submission_ids = _ids("leads_submission", len(prepared))
+        for it in lost:
+            it.create = False
+            winner = by_email.get(it.email_key) if it.email_key else None
+            it.lead_id = winner["id"] if winner else by_ext.get(it.ext_key) if it.ext_key else None
+            if not it.norm.quarantine:
+                it.outcome = Outcome.MERGED
+        for it in work:  # whoever joined a lost lead goes with it to the winner
+            if it.joins is not None:
+                it.lead_id = it.joins.lead_id
+    merges = _merge(work, existing, now)
+    _insert_external_ids(work)
+    submission_ids = _ids("leads_submission", len(work))
     unassigned = next(i for i, code in codes.items() if code == "UNASSIGNED")
     # Each lead's market: the tag for leads made now, the stored market for existing ones; no
-    # lead (a conflicting identity) files under UNASSIGNED.
+    # lead (a conflicting identity, a rejection) files under UNASSIGNED.
     market_of: dict[int | None, int] = {None: unassigned}
-    for p in prepared:
-        if p.create and p.tag is not None and p.lead_id is not None:
-            market_of[p.lead_id] = p.tag.market_id
-    for p in prepared:
-        if p.lead_id is not None and p.lead_id not in market_of:
-            market_of[p.lead_id] = existing[p.lead_id]["market_id"]
-    _insert_submissions(prepared, submission_ids, market_of, version, now)
-    _insert_touches(prepared, submission_ids, market_of, now)
+    for it in creates:
+        if it.lead_id is not None:
+            market_of[it.lead_id] = it.tag.market_id
+    for it in work:
+        if it.lead_id is not None and it.lead_id not in market_of:
+            market_of[it.lead_id] = existing[it.lead_id]["market_id"]
+    _insert_submissions(work, submission_ids, market_of, version, now)
+    _insert_touches(work, submission_ids, market_of, now)
     _history(creates, merges, now)
     audit_record_many(
         actor=actor,
         entries=[
             Entry(
-                action=f"submission.{p.outcome}",
+                action=f"submission.{it.outcome}",
                 target=("leads.submission", str(sid)),
-                market_id=market_of[p.lead_id],
+                market_id=market_of[it.lead_id],
                 data={
-                    "source": p.item.source.slug,
-                    "lead": p.lead_id,
-                    "reason": p.reason,
+                    "source": it.item.source.slug,
+                    "channel": it.item.channel,
+                    "lead": it.lead_id,
+                    "reason": it.reason,
                     "market_table_version": version,
-                    "market_row": p.tag.row_id if p.tag and p.create else None,
+                    "market_row": it.tag.row_id if it.create else None,
                 },
                 personal={
                     k: v
-                    for k, v in (("email", p.lead["email_norm"]), ("phone", p.lead["phone_e164"]))
+                    for k, v in (("email", it.lead["email_norm"]), ("phone", it.lead["phone_e164"]))
                     if v
                 },
             )
-            for p, sid in zip(prepared, submission_ids, strict=True)
+            for it, sid in zip(work, submission_ids, strict=True)
         ],
     )
-    _file_exceptions(prepared, submission_ids, market_of, actor)
+    _file_exceptions(work, submission_ids, market_of, actor)
     statuses = dict(
         _fetch(
             "SELECT id, status FROM leads_lead WHERE id = ANY(%s)",
-            [[p.lead_id for p in prepared if p.lead_id]],
+            [[it.lead_id for it in work if it.lead_id]],
         )
     )
     return [
         IngestResult(
-            index=p.index,
-            outcome=p.outcome,
+            index=it.index,
+            outcome=it.outcome,
             submission_id=sid,
-            lead_id=p.lead_id,
-            market=codes[market_of[p.lead_id]],
-            market_id=market_of[p.lead_id],
-            status=statuses.get(p.lead_id),
-            reason=p.reason,
-            duplicate_of=p.lead_id if p.outcome == Submission.Outcome.MERGED else None,
+            lead_id=it.lead_id,
+            market=codes[market_of[it.lead_id]],
+            market_id=market_of[it.lead_id],
+            status=statuses.get(it.lead_id),
+            reason=it.reason,
+            duplicate_of=it.lead_id if it.outcome == Outcome.MERGED else None,
+            errors=it.norm.unusable,
         )
-        for p, sid in zip(prepared, submission_ids, strict=True)
+        for it, sid in zip(work, submission_ids, strict=True)
     ]
 
 
-def _insert_leads(creates: list[_Prepared], version: int | None, now: datetime) -> set[int]:
-    if not creates:
-        return set()
+def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> set[int]:
     columns = [
-        "id",
-        "market_id",
-        "status",
-        "score",
-        "market_table_version",
-        "market_row_id",
-        "first_source_id",
-        "created_at",
-        "updated_at",
-        "attributes",
-        *LEAD_FIELDS,
+        ("id", "bigint"),
+        ("market_id", "bigint"),
+        ("status", "varchar"),
+        ("score", "int"),
+        ("market_table_version", "int"),
+        ("market_row_id", "bigint"),
+        ("first_source_id", "bigint"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("attributes", "jsonb"),
+        ("is_synthetic", "boolean"),
+        *[(name, "varchar") for name in LEAD_COLUMNS],
     ]
-    values: list[list[Any]] = [[] for _ in columns]
-    for p in creates:
-        assert p.tag is not None
-        row = [
-            p.lead_id,
-            p.tag.market_id,
-            Lead.Status.HELD if p.quarantine else Lead.Status.NEW,
-            score(p.lead),
+    rows = [
+        [
+            it.lead_id,
+            it.tag.market_id,
+            Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW,
+            score(it.lead),
             version,
-            p.tag.row_id,
-            p.item.source.id,
+            it.tag.row_id,
+            it.item.source.id,
             now,
             now,
-            json.dumps(p.attributes),
-            *[p.lead[name] for name in LEAD_FIELDS],
+            json.dumps(it.attributes),
+            it.item.synthetic,
+            *[it.lead[name] for name in LEAD_COLUMNS],
         ]
-        for column, value in zip(values, row, strict=True):
-            column.append(value)
-    types = [
-        "bigint",
-        "bigint",
-        "varchar",
-        "int",
-        "int",
-        "bigint",
-        "bigint",
-        "timestamptz",
-        "timestamptz",
-        "jsonb",
-        *["varchar"] * len(LEAD_FIELDS),
+        for it in creates
     ]
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
-    rows = _fetch(
-        f"INSERT INTO leads_lead ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
-        " ON CONFLICT DO NOTHING RETURNING id",
-        values,
+    inserted = unnest_insert(
+        "leads_lead", columns, rows, suffix="ON CONFLICT DO NOTHING RETURNING id"
     )
-    return {row[0] for row in rows}
+    return {row[0] for row in inserted}
 
 
-def _merge(
-    prepared: list[_Prepared], existing: dict[int, dict[str, Any]], now: datetime
-) -> dict[int, dict[str, Any]]:
-    """Fill only the empty fields (and absent attributes) of merged-into leads; differing values
-    stay on the touch as alternates."""
-    fills: dict[int, dict[str, Any]] = {}
-    for p in prepared:
-        if p.outcome != Submission.Outcome.MERGED or p.lead_id is None:
-            continue
-        current = {**existing.get(p.lead_id, {}), **fills.get(p.lead_id, {})}
-        if not current:  # merged into a lead created in this same call
-            continue
-        for name in LEAD_FIELDS:
-            new, old = p.lead[name], current.get(name) or ""
-            if new and not old:
-                fills.setdefault(p.lead_id, {})[name] = new
-            elif new and old and new != old and name in ALTERNATE_FIELDS:
-                p.alternates[name] = new
-        attributes = current.get("attributes") or {}
-        merged = _attributes_merge(p, attributes)
-        if merged != attributes:
-            fills.setdefault(p.lead_id, {})["attributes"] = merged
-    if not fills:
-        return {}
-    ids = list(fills)
-    arrays = [[fills[i].get(name, "") for i in ids] for name in LEAD_FIELDS]
-    sets = ", ".join(
-        f"{name} = CASE WHEN l.{name} = '' THEN v.{name} ELSE l.{name} END" for name in LEAD_FIELDS
-    )
-    texts = ", ".join(["%s::varchar[]"] * len(LEAD_FIELDS))
-    _execute(
-        f"UPDATE leads_lead l SET {sets}, attributes = v.attrs || l.attributes, updated_at = %s"
-        f" FROM unnest(%s::bigint[], %s::jsonb[], {texts})"
-        f" AS v(id, attrs, {', '.join(LEAD_FIELDS)}) WHERE l.id = v.id",
-        [now, ids, [json.dumps(fills[i].get("attributes", {})) for i in ids], *arrays],
-    )
-    return {i: {**existing[i], **fills[i]} for i in ids}
-
-
-def _attributes_merge(p: _Prepared, attributes: dict[str, Any]) -> dict[str, Any]:
+def _attributes_merge(it: _Item, attributes: dict[str, Any]) -> dict[str, Any]:
     """A merge adds the attributes the lead lacks; a differing value stays on the touch."""
     merged = dict(attributes)
-    for key, value in p.attributes.items():
+    for key, value in it.attributes.items():
         if key not in merged:
             merged[key] = value
         elif merged[key] != value:
-            p.alternates.setdefault("attributes", {})[key] = value
+            it.alternates.setdefault("attributes", {})[key] = value
     return merged
 
 
-def _insert_external_ids(prepared: list[_Prepared]) -> None:
+def _merge(
+    work: list[_Item], existing: dict[int, dict[str, Any]], now: datetime
+) -> dict[int, dict[str, Any]]:
+    """Fill only the empty fields (and absent attributes) of merged-into leads that existed
+    before this call; differing values stay on the touch as alternates."""
+    fills: dict[int, dict[str, Any]] = {}
+    for it in work:
+        if it.outcome != Outcome.MERGED or it.lead_id is None or it.joins is not None:
+            continue
+        current = {**existing.get(it.lead_id, {}), **fills.get(it.lead_id, {})}
+        if not current:  # merged into a lead that lost its race within this call
+            continue
+        for name in LEAD_COLUMNS:
+            new, old = it.lead[name], current.get(name) or ""
+            if new and not old:
+                fills.setdefault(it.lead_id, {})[name] = new
+            elif new and old and new != old and name in ALTERNATE_COLUMNS:
+                it.alternates[name] = new
+        attributes = current.get("attributes") or {}
+        merged = _attributes_merge(it, attributes)
+        if merged != attributes:
+            fills.setdefault(it.lead_id, {})["attributes"] = merged
+    if not fills:
+        return {}
+    ids = list(fills)
+    arrays = [[fills[i].get(name, "") for i in ids] for name in LEAD_COLUMNS]
+    sets = ", ".join(
+        f"{name} = CASE WHEN l.{name} = '' THEN v.{name} ELSE l.{name} END" for name in LEAD_COLUMNS
+    )
+    texts = ", ".join(["%s::varchar[]"] * len(LEAD_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE leads_lead l SET {sets}, attributes = v.attrs || l.attributes, updated_at = %s"
+            f" FROM unnest(%s::bigint[], %s::jsonb[], {texts})"
+            f" AS v(id, attrs, {', '.join(LEAD_COLUMNS)}) WHERE l.id = v.id",
+            [now, ids, [json.dumps(fills[i].get("attributes", {})) for i in ids], *arrays],
+        )
+    return {i: {**existing[i], **fills[i]} for i in ids}
+
+
+def _insert_external_ids(work: list[_Item]) -> None:
     """Remember each source's id for its lead (not for doubtful data merged nowhere)."""
     rows = [
-        (p.item.source.id, p.item.external_id, p.lead_id)
-        for p in prepared
-        if p.item.external_id and p.lead_id and (p.create or p.outcome == Submission.Outcome.MERGED)
+        (it.item.source.id, it.item.external_id, it.lead_id)
+        for it in work
+        if it.item.external_id and it.lead_id and (it.create or it.outcome == Outcome.MERGED)
     ]
     if not rows:
         return
-    _execute(
-        "INSERT INTO leads_leadexternalid (source_id, external_id, lead_id, market_id)"
-        " SELECT k.s, k.x, k.l, l.market_id"
-        " FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS k(s, x, l)"
-        " JOIN leads_lead l ON l.id = k.l ON CONFLICT DO NOTHING",
-        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO leads_leadexternalid (source_id, external_id, lead_id, market_id)"
+            " SELECT k.s, k.x, k.l, l.market_id"
+            " FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS k(s, x, l)"
+            " JOIN leads_lead l ON l.id = k.l ON CONFLICT DO NOTHING",
+            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+        )
+
+
+SUBMISSION_COLUMNS = [
+    ("id", "bigint"),
+    ("market_id", "bigint"),
+    ("source_id", "bigint"),
+    ("external_id", "varchar"),
+    ("idempotency_key", "varchar"),
+    ("client", "varchar"),
+    ("channel", "varchar"),
+    ("payload", "jsonb"),
+    ("received_at", "timestamptz"),
+    ("normalizer_version", "varchar"),
+    ("trace", "jsonb"),
+    ("outcome", "varchar"),
+    ("reason", "varchar"),
+    ("errors", "jsonb"),
+    ("lead_id", "bigint"),
+    ("mapping_version", "int"),
+    ("size_bytes", "int"),
+]
 
 
 def _insert_submissions(
-    prepared: list[_Prepared],
+    work: list[_Item],
     ids: list[int],
     market_of: dict[Any, Any],
     version: int | None,
     now: datetime,
 ) -> None:
-
-    columns = [
-        "id",
-        "market_id",
-        "source_id",
-        "external_id",
-        "idempotency_key",
-        "client",
-        "payload",
-        "received_at",
-        "normalizer_version",
-        "trace",
-        "outcome",
-        "reason",
-        "errors",
-        "lead_id",
-        "mapping_version",
-    ]
-    types = [
-        "bigint",
-        "bigint",
-        "bigint",
-        "varchar",
-        "varchar",
-        "varchar",
-        "jsonb",
-        "timestamptz",
-        "varchar",
-        "jsonb",
-        "varchar",
-        "varchar",
-        "jsonb",
-        "bigint",
-        "int",
-    ]
-    values: list[list[Any]] = [[] for _ in columns]
-    for p, sid in zip(prepared, ids, strict=True):
-        row = [
+    rows = [
+        [
             sid,
-            market_of[p.lead_id],
-            p.item.source.id,
-            p.item.external_id,
-            p.item.idempotency_key,
-            p.item.client,
-            json.dumps(storable(p.item.payload), default=str),
+            market_of[it.lead_id],
+            it.item.source.id,
+            it.item.external_id,
+            it.item.idempotency_key,
+            it.item.client,
+            it.item.channel,
+            json.dumps(storable(it.item.payload), default=str),
             now,
             NORMALIZER_VERSION,
-            json.dumps(p.trace),
-            p.outcome,
-            p.reason[:200],
-            "{}",
-            p.lead_id,
-            p.item.mapping_version,
+            json.dumps(it.norm.trace),
+            it.outcome,
+            it.reason[:200],
+            json.dumps(it.norm.unusable),
+            it.lead_id,
+            it.item.mapping_version,
+            None,
         ]
-        for column, value in zip(values, row, strict=True):
-            column.append(value)
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
-    _execute(
-        f"INSERT INTO leads_submission ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
-        values,
-    )
+        for it, sid in zip(work, ids, strict=True)
+    ]
+    unnest_insert("leads_submission", SUBMISSION_COLUMNS, rows)
 
 
 def _insert_touches(
-    prepared: list[_Prepared], submission_ids: list[int], market_of: dict[Any, Any], now: datetime
+    work: list[_Item], submission_ids: list[int], market_of: dict[Any, Any], now: datetime
 ) -> None:
-
-    rows = [(p, sid) for p, sid in zip(prepared, submission_ids, strict=True) if p.lead_id]
-    if not rows:
-        return
     columns = [
-        "lead_id",
-        "submission_id",
-        "source_id",
-        "market_id",
-        "campaign",
-        *UTM_FIELDS,
-        "occurred_at",
-        "alternates",
+        ("lead_id", "bigint"),
+        ("submission_id", "bigint"),
+        ("source_id", "bigint"),
+        ("market_id", "bigint"),
+        ("campaign", "varchar"),
+        *[(name, "varchar") for name in UTM_FIELDS],
+        ("occurred_at", "timestamptz"),
+        ("alternates", "jsonb"),
     ]
-    types = [
-        "bigint",
-        "bigint",
-        "bigint",
-        "bigint",
-        "varchar",
-        *["varchar"] * 5,
-        "timestamptz",
-        "jsonb",
-    ]
-    values: list[list[Any]] = [[] for _ in columns]
-    for p, sid in rows:
-        f = p.item.fields
-        row = [
-            p.lead_id,
-            sid,
-            p.item.source.id,
-            market_of[p.lead_id],
-            _text(f.get("utm_campaign")),
-            *[_text(f.get(k)) for k in UTM_FIELDS],
-            f.get("occurred_at") or now,
-            json.dumps(p.alternates),
-        ]
-        for column, value in zip(values, row, strict=True):
-            column.append(value)
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
-    _execute(
-        f"INSERT INTO leads_sourcetouch ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
-        values,
-    )
+    rows = []
+    for it, sid in zip(work, submission_ids, strict=True):
+        if not it.lead_id:
+            continue
+        given = it.item.fields
+        rows.append(
+            [
+                it.lead_id,
+                sid,
+                it.item.source.id,
+                market_of[it.lead_id],
+                _text(given.get("utm_campaign")),
+                *[_text(given.get(k)) for k in UTM_FIELDS],
+                given.get("occurred_at") or now,
+                json.dumps(it.alternates),
+            ]
+        )
+    unnest_insert("leads_sourcetouch", columns, rows)
 
 
-def _history(creates: list[_Prepared], merges: dict[int, dict[str, Any]], now: datetime) -> None:
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _history(creates: list[_Item], merges: dict[int, dict[str, Any]], now: datetime) -> None:
     """simple-history rows for what changed: bulk paths do not send signals, so write them."""
     history = Lead.history.model
     rows = []
-    for p in creates:
-        if p.tag is None or p.lead_id is None:
+    for it in creates:
+        if it.lead_id is None:
             continue
         rows.append(
             history(
-                id=p.lead_id,
-                market_id=p.tag.market_id,
-                first_source_id=p.item.source.id,
-                status=Lead.Status.HELD if p.quarantine else Lead.Status.NEW,
-                score=score(p.lead),
+                id=it.lead_id,
+                market_id=it.tag.market_id,
+                first_source_id=it.item.source.id,
+                status=Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW,
+                score=score(it.lead),
                 created_at=now,
                 history_date=now,
                 history_type="+",
                 history_change_reason="ingested",
-                attributes=p.attributes,
-                **p.lead,
+                attributes=it.attributes,
+                is_synthetic=it.item.synthetic,
+                **it.lead,
             )
         )
     for lead_id, lead in merges.items():
@@ -719,7 +595,7 @@ def _history(creates: list[_Prepared], merges: dict[int, dict[str, Any]], now: d
                 history_type="~",
                 history_change_reason="merged",
                 attributes=lead.get("attributes") or {},
-                **{k: lead[k] for k in LEAD_FIELDS},
+                **{k: lead[k] for k in LEAD_COLUMNS},
             )
         )
     if rows:
@@ -727,7 +603,7 @@ def _history(creates: list[_Prepared], merges: dict[int, dict[str, Any]], now: d
 
 
 def _file_exceptions(
-    prepared: list[_Prepared],
+    work: list[_Item],
     submission_ids: list[int],
     market_of: dict[Any, Any],
     actor: Actor,
@@ -736,95 +612,113 @@ def _file_exceptions(
     from leadops.queue.services import exception_file
 
     wanted = [
-        p
-        for p in prepared
-        if p.outcome == Submission.Outcome.QUARANTINED
-        or (p.create and p.tag is not None and p.tag.row_id is None)
+        (it, sid)
+        for it, sid in zip(work, submission_ids, strict=True)
+        if it.outcome == Outcome.QUARANTINED or (it.create and it.tag.row_id is None)
     ]
     if not wanted:
         return
     markets = {
-        m.id: m for m in Market.objects.filter(id__in={market_of[p.lead_id] for p in wanted})
+        m.id: m for m in Market.objects.filter(id__in={market_of[it.lead_id] for it, _ in wanted})
     }
-    for p, sid in zip(prepared, submission_ids, strict=True):
-        if p not in wanted:
-            continue
-        market = markets[market_of[p.lead_id]]
-        if p.outcome == Submission.Outcome.QUARANTINED:
-            target: Any = Lead(pk=p.lead_id) if p.lead_id else Submission(pk=sid)
+    for it, sid in wanted:
+        market = markets[market_of[it.lead_id]]
+        if it.outcome == Outcome.QUARANTINED:
+            target: Any = Lead(pk=it.lead_id) if it.lead_id else Submission(pk=sid)
             exception_file(
                 actor=actor,
                 kind="quarantined",
                 market=market,
                 target=target,
-                summary=f"Submission #{sid} quarantined: {p.reason}"[:300],
+                summary=f"Submission #{sid} quarantined: {it.reason}"[:300],
                 details={
                     "submission": sid,
-                    "lead": p.lead_id,
-                    "reason": p.reason,
-                    "trace": p.trace,
+                    "lead": it.lead_id,
+                    "reason": it.reason,
+                    "trace": it.norm.trace,
                 },
                 error_class="data",
                 remediation="Fix the fields and release the lead, or dismiss it.",
             )
-        elif p.create and p.tag is not None and p.tag.row_id is None:
+        else:
             exception_file(
                 actor=actor,
                 kind="unmarketed",
                 market=market,
-                target=Lead(pk=p.lead_id),
-                summary=f"Lead #{p.lead_id} matched no market-table row",
+                target=Lead(pk=it.lead_id),
+                summary=f"Lead #{it.lead_id} matched no market-table row",
                 details={
-                    "lead": p.lead_id,
-                    "country": p.lead["country"],
-                    "region": p.lead["region"],
-                    "postal_code": p.lead["postal_code"],
-                    "source": p.item.source.slug,
+                    "lead": it.lead_id,
+                    "country": it.lead["country"],
+                    "region": it.lead["region"],
+                    "postal_code": it.lead["postal_code"],
+                    "source": it.item.source.slug,
                 },
                 error_class="data",
                 remediation="Add a market-table row for this place or source, then retag.",
             )
 
 
-def submission_reject(
-    *,
-    actor: Actor,
-    source: Source | None,
-    payload: Any,
-    errors: dict[str, Any],
-    client: str = "",
-    size_bytes: int | None = None,
-) -> int:
-    """Store a submission refused at ingress (400, or 413 with only its size), in UNASSIGNED,
-    so nothing sent goes unrecorded."""
+@dataclass(frozen=True)
+class Refused:
+    """A submission refused before intake: what was sent, why, and through which door."""
 
+    source: Source | None
+    payload: Any
+    errors: dict[str, Any]
+    client: str = ""
+    channel: str = "api"
+    size_bytes: int | None = None
+
+
+def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]:
+    """Store submissions refused at the door (400 or 413), in UNASSIGNED, so nothing sent goes
+    unrecorded: set-based, a fixed number of statements for any number of them."""
+    if not refused:
+        return []
+    now = timezone.now()
     with system_context("ingest_reject"):
-        unassigned = Market.objects.get(code="UNASSIGNED")
-        kept = json.loads(json.dumps(storable(payload), default=str))
-        submission = Submission.objects.create(
-            market=unassigned,
-            source=source,
-            client=client,
-            # A body of JSON `null` is kept as JSON null (a bare None would be SQL NULL).
-            payload=kept if kept is not None else Value(None, output_field=JSONField()),
-            normalizer_version=NORMALIZER_VERSION,
-            outcome=Submission.Outcome.REJECTED,
-            errors=storable(errors),
-            size_bytes=size_bytes,
-        )
+        unassigned = Market.objects.get(code="UNASSIGNED").id
+        ids = _ids("leads_submission", len(refused))
+        rows = [
+            [
+                sid,
+                unassigned,
+                r.source.id if r.source else None,
+                "",
+                "",
+                r.client,
+                r.channel,
+                # A body of JSON `null` is kept as JSON null (the text 'null').
+                json.dumps(storable(r.payload), default=str),
+                now,
+                NORMALIZER_VERSION,
+                "{}",
+                Outcome.REJECTED,
+                "",
+                json.dumps(storable(r.errors), default=str),
+                None,
+                None,
+                r.size_bytes,
+            ]
+            for sid, r in zip(ids, refused, strict=True)
+        ]
+        unnest_insert("leads_submission", SUBMISSION_COLUMNS, rows)
         audit_record_many(
             actor=actor,
             entries=[
                 Entry(
                     action="submission.rejected",
-                    target=("leads.submission", str(submission.pk)),
-                    market_id=unassigned.id,
+                    target=("leads.submission", str(sid)),
+                    market_id=unassigned,
                     data={
-                        "source": source.slug if source else None,
-                        "fields": sorted(errors),
-                        "size_bytes": size_bytes,
+                        "source": r.source.slug if r.source else None,
+                        "channel": r.channel,
+                        "fields": sorted(r.errors),
+                        "size_bytes": r.size_bytes,
                     },
                 )
+                for sid, r in zip(ids, refused, strict=True)
             ],
         )
-    return submission.pk
+    return ids

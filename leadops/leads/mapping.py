@@ -15,28 +15,10 @@ from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
 from leadops.leads import normalize
+from leadops.leads.fields import MAPPING_TARGETS
 from leadops.leads.models import Source, SourceMapping
 
-TARGETS = {
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "full_name",
-    "company",
-    "website",
-    "title",
-    "country",
-    "region",
-    "postal_code",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "occurred_at",
-}
+TARGETS = MAPPING_TARGETS
 
 
 def rules_problems(rules: Any) -> list[str]:

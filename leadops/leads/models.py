@@ -78,6 +78,9 @@ class Lead(MarketScopedModel):
     postal_code = models.CharField(max_length=16, blank=True)
     # What a source sent beyond the canonical fields: at most 50 keys of scalar values.
     attributes = models.JSONField(default=dict, blank=True)
+    # A test lead (set only by system actors): never counted in metrics, never sent to a CRM,
+    # never taking a real person's turn. Lists and reports leave it out unless asked.
+    is_synthetic = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -156,12 +159,23 @@ class Submission(MarketScopedModel):
         QUARANTINED = "quarantined", "Quarantined"
         REJECTED = "rejected", "Rejected"
 
+    class Channel(models.TextChoices):
+        API = "api", "API (one lead)"
+        BATCH = "batch", "API (batch)"
+        SOURCE = "source", "Source format (API)"
+        FORM = "form", "Public form"
+        SEED = "seed", "Demo seed"
+        CSV = "csv", "CSV import"
+
     source = models.ForeignKey(
         Source, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     external_id = models.CharField(max_length=128, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     client = models.CharField(max_length=150, blank=True, help_text="who sent it")
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, blank=True, help_text="the door it came through"
+    )
     payload = models.JSONField()
     received_at = models.DateTimeField(default=timezone.now)
     normalizer_version = models.CharField(max_length=20)
@@ -254,7 +268,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
-    response_status = models.PositiveSmallIntegerField(null=True)
+    # What became of the request (created, merged, accepted…) and the answer given, replayed as is.
+    outcome = models.CharField(max_length=20, blank=True)
     response_body = models.TextField(blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True)

@@ -11,18 +11,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.db import connection
-
-from audit.services import Entry, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.services import JobScope, job_finish, job_progress, job_start
 from leadops.leads.models import Lead
+from leadops.leads.moves import Move, leads_move
 from leadops.markets.market_table import table_index, tag_market
 from leadops.markets.models import Market, MarketTableVersion
 
 CHUNK = 5_000
-DEPENDENTS = ["leads_submission", "leads_sourcetouch", "leads_activity", "leads_leadexternalid"]
 
 
 def _changes(version: MarketTableVersion, start_after: int) -> tuple[list[dict[str, Any]], int]:
@@ -111,53 +108,17 @@ def retag_run(
 def _apply(
     actor: Actor, version: MarketTableVersion, moves: list[dict[str, Any]]
 ) -> tuple[int, int]:
-    ids = [m["id"] for m in moves]
-    targets = [m["to"] for m in moves]
-    rows = [m["row"] for m in moves]
-    with connection.cursor() as cursor:
-        # A lead whose email already lives in the target market stays put: that is a person twice.
-        cursor.execute(
-            "SELECT k.id FROM unnest(%s::bigint[], %s::bigint[]) AS k(id, m)"
-            " JOIN leads_lead me ON me.id = k.id"
-            " JOIN leads_lead other ON other.market_id = k.m AND other.email_norm = me.email_norm"
-            " AND me.email_norm <> ''",
-            [ids, targets],
-        )
-        blocked = {row[0] for row in cursor.fetchall()}
-        keep = [i for i, lead_id in enumerate(ids) if lead_id not in blocked]
-        ids = [ids[i] for i in keep]
-        targets = [targets[i] for i in keep]
-        rows = [rows[i] for i in keep]
-        if ids:
-            cursor.execute(
-                "UPDATE leads_lead l SET market_id = k.m, market_table_version = %s,"
-                " market_row_id = k.r, updated_at = now()"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS k(id, m, r)"
-                " WHERE l.id = k.id",
-                [version.number, ids, targets, rows],
-            )
-            for table in DEPENDENTS:
-                cursor.execute(
-                    f"UPDATE {table} t SET market_id = k.m"
-                    " FROM unnest(%s::bigint[], %s::bigint[]) AS k(id, m) WHERE t.lead_id = k.id",
-                    [ids, targets],
-                )
-    by_id = {m["id"]: m for m in moves}
-    audit_record_many(
+    report = leads_move(
         actor=actor,
-        entries=[
-            Entry(
-                action="lead.retagged",
-                target=("leads.lead", str(lead_id)),
-                market_id=target,
-                data={
-                    "from": by_id[lead_id]["market_id"],
-                    "to": target,
-                    "version": version.number,
-                    "row": by_id[lead_id]["row"],
-                },
+        moves=[
+            Move(
+                lead_id=m["id"],
+                to_market_id=m["to"],
+                market_row_id=m["row"],
+                table_version=version.number,
             )
-            for lead_id, target in zip(ids, targets, strict=True)
+            for m in moves
         ],
+        reason=f"retag to market table v{version.number}",
     )
-    return len(ids), len(blocked)
+    return len(report.moved), len(report.blocked)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
-from leadops.leads.ingest import INPUT_FIELDS
+from leadops.leads.fields import LEAD_INPUTS, PERSONAL_COLUMNS
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
+from leadops.leads.moves import Move, leads_move
 from leadops.leads.status import allowed_next, can_move
 from leadops.markets.models import Market
 from leadops.queue.models import ExceptionItem
@@ -99,10 +99,7 @@ def activity_record(
     return activity, True
 
 
-PERSONAL_FIELDS = ["email", "email_norm", "phone", "phone_e164", "first_name", "last_name", "title"]
-
-
-def leads_erase(identity: str, actor: Actor) -> int:
+def leads_erase(*, identity: str, actor: Actor) -> int:
     """Eraser for the audit registry: scrub a subject ("email:…" / "phone:…") from leads, their
     history, submissions and touches. Runs inside `subject_erase`'s system-context transaction."""
     field, _, value = identity.partition(":")
@@ -111,7 +108,7 @@ def leads_erase(identity: str, actor: Actor) -> int:
         return 0
     lead_ids = list(Lead.objects.filter(**{column: value}).values_list("id", flat=True))
     # Attributes are free-form: they may hold anything about the person, so they go too.
-    blank: dict[str, Any] = {**dict.fromkeys(PERSONAL_FIELDS, ""), "attributes": {}}
+    blank: dict[str, Any] = {**dict.fromkeys(PERSONAL_COLUMNS, ""), "attributes": {}}
     scrubbed = Lead.objects.filter(id__in=lead_ids).update(**blank)
     scrubbed += Lead.history.model.objects.filter(id__in=lead_ids).update(**blank)
     trace_key = "email" if field == "email" else "phone"
@@ -123,7 +120,7 @@ def leads_erase(identity: str, actor: Actor) -> int:
     return scrubbed
 
 
-FIXABLE = INPUT_FIELDS
+FIXABLE = LEAD_INPUTS
 
 
 def parse_corrections(text: str) -> dict[str, str]:
@@ -150,7 +147,7 @@ def parse_corrections(text: str) -> dict[str, str]:
 def lead_fix(*, actor: Actor, lead: Lead, corrections: dict[str, str]) -> Lead:
     """Correct a held lead's fields, normalize them again and release it if they now hold up;
     otherwise refuse with the remaining problems (the lead stays held)."""
-    from leadops.leads.ingest import IngestItem, normalize_item
+    from leadops.leads.prepare import IngestItem, normalize_item
 
     lead = Lead.objects.select_for_update().select_related("first_source").get(pk=lead.pk)
     if lead.status != Lead.Status.HELD:
@@ -158,12 +155,11 @@ def lead_fix(*, actor: Actor, lead: Lead, corrections: dict[str, str]) -> Lead:
     current = {field: getattr(lead, field, "") for field in FIXABLE if hasattr(lead, field)}
     current["website"] = lead.company_domain
     fields = {**current, **corrections}
-    normalized, _trace, problems = normalize_item(
-        IngestItem(source=lead.first_source, payload=fields, fields=fields)
-    )
+    normalized = normalize_item(IngestItem(source=lead.first_source, payload=fields, fields=fields))
+    problems = normalized.quarantine or [m for ms in normalized.unusable.values() for m in ms]
     if problems:
         raise ApplicationError("Still doubtful: " + "; ".join(problems), code="still_doubtful")
-    for name, value in normalized.items():
+    for name, value in normalized.lead.items():
         setattr(lead, name, value)
     lead.status = Lead.Status.NEW
     lead._change_reason = "fixed and released"  # type: ignore[attr-defined]
@@ -181,30 +177,18 @@ def lead_fix(*, actor: Actor, lead: Lead, corrections: dict[str, str]) -> Lead:
 
 @transaction.atomic
 def lead_market_set(*, actor: Actor, lead: Lead, market: Market) -> Lead:
-    """Put a lead (and its submissions, touches, activities, external ids) in another market,
-    by a person's decision. Refused when the email already lives there."""
-    from leadops.leads.retag import DEPENDENTS
-
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
-    if lead.email_norm and Lead.objects.filter(market=market, email_norm=lead.email_norm).exists():
+    """Put a lead (with its rows and open items) in another market, by a person's decision
+    (`leads_move`). Refused when the email already lives there."""
+    report = leads_move(
+        actor=actor,
+        moves=[Move(lead_id=lead.pk, to_market_id=market.pk)],
+        reason="put in market by a person",
+    )
+    if report.blocked:
         raise ApplicationError(
             f"{market.code} already has a lead with this email: review it as a duplicate.",
             code="duplicate_in_market",
         )
-    before = lead.market_id
-    Lead.objects.filter(pk=lead.pk).update(market=market, updated_at=timezone.now())
-    with connection.cursor() as cursor:
-        for table in DEPENDENTS:
-            cursor.execute(
-                f"UPDATE {table} SET market_id = %s WHERE lead_id = %s", [market.pk, lead.pk]
-            )
-    audit_record(
-        actor=actor,
-        action="lead.market_set",
-        target=lead,
-        market_id=market.pk,
-        data={"from": before, "to": market.pk},
-    )
     lead.refresh_from_db()
     return lead
 

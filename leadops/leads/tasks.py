@@ -16,11 +16,14 @@ def idempotency_purge() -> int:
 
 
 @shared_task(name="leadops.leads.tasks.retag_job", base=ContextTask, own_transactions=True)
-def retag_job(job_id: int, version_id: int, apply: bool, actor: str) -> None:
-    """Run a retag preview or a retag recorded as Job `job_id` (chunked, own transactions)."""
-    from leadops.core.actors import SystemActor
+def retag_job(job_id: int, version_id: int, apply: bool, user_id: int) -> None:
+    """Run a retag preview or a retag recorded as Job `job_id` (chunked, own transactions), as
+    the person who asked for it."""
+    from django.contrib.auth.models import User
+
     from leadops.leads.retag import retag_run
     from leadops.markets.models import MarketTableVersion
 
+    actor = User.objects.get(pk=user_id)
     version = MarketTableVersion.objects.get(pk=version_id)
-    retag_run(actor=SystemActor(f"retag:{actor}"), version=version, apply=apply, job_id=job_id)
+    retag_run(actor=actor, version=version, apply=apply, job_id=job_id)

@@ -6,7 +6,17 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from leadops.queue.models import Notification
+from leadops.queue.models import ExceptionItem, Notification
+
+
+def exceptions_visible(*, market_ids: Iterable[int]) -> QuerySet[ExceptionItem]:
+    """Items in the reader's markets; an item in two markets only when the reader holds both."""
+    ids = sorted(market_ids)
+    return (
+        ExceptionItem.objects.filter(market_id__in=ids)
+        .filter(Q(second_market__isnull=True) | Q(second_market_id__in=ids))
+        .select_related("market", "second_market", "claimed_by")
+    )
 
 
 def notifications_unread(*, user_id: int, market_ids: Iterable[int]) -> QuerySet[Notification]:

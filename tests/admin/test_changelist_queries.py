@@ -13,9 +13,11 @@ from audit.services import audit_record
 from leadops.core.access import system_context
 from leadops.core.labels import markets_info_forget
 from leadops.core.services import JobScope, job_create
+from leadops.intake import intake_refuse
 from leadops.kinds import note_flag
-from leadops.leads.ingest import IngestItem, leads_ingest, submission_reject
+from leadops.leads.ingest import leads_ingest
 from leadops.leads.mapping import source_mapping_set
+from leadops.leads.prepare import IngestItem
 from leadops.leads.sources import source_ensure
 from leadops.markets import calendars, teams
 from leadops.markets.market_table import market_table_draft_create
@@ -79,7 +81,7 @@ def make(what, market, web):
             _lead(web)
         elif what == "submission":
             _lead(web)
-            submission_reject(actor=SYSTEM, source=web, payload={}, errors={"email": ["x"]})
+            intake_refuse(actor=SYSTEM, channel="api", source_slug="web", errors={"email": ["x"]})
         elif what == "source":
             source_ensure(actor=SYSTEM, slug=f"s{next(serial)}", name="Source")
         elif what == "sourcemapping":

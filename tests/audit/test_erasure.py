@@ -38,7 +38,7 @@ def test_erasure_scrubs_copies_deletes_the_key_and_the_chain_still_verifies(monk
         before = commitment(field="email", value=EMAIL)
     scrubbed_identities = []
 
-    def scrub(identity, actor):
+    def scrub(*, identity, actor):
         scrubbed_identities.append(identity)
         return 3
 

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from leadops.core.access import system_context
-from leadops.leads.ingest import IngestItem, leads_ingest
+from leadops.leads.ingest import leads_ingest
+from leadops.leads.prepare import IngestItem
 from leadops.leads.sources import source_ensure
 from leadops.markets.market_table import (
     market_table_draft_create,
@@ -83,10 +84,14 @@ def test_long_values_wrap_inside_the_page_instead_of_widening_it(page):
     [lead] = leads_ingest(
         items=[IngestItem(source=web, payload=fields, fields=fields)], actor=SYSTEM
     )
-    from leadops.leads.ingest import submission_reject
+    from leadops.intake import intake_refuse
 
-    submission = submission_reject(
-        actor=SYSTEM, source=web, payload={"company": "y" * 100_000}, errors={"company": ["long"]}
+    submission = intake_refuse(
+        actor=SYSTEM,
+        channel="api",
+        source_slug="web",
+        payload={"company": "y" * 100_000},
+        errors={"company": ["long"]},
     )
     UserFactory.create(username="rita", is_staff=True, is_superuser=True)
     log_in(page, "rita")

@@ -7,8 +7,9 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from leadops.core.access import system_context
-from leadops.leads.ingest import IngestItem, leads_ingest
+from leadops.leads.ingest import leads_ingest
 from leadops.leads.models import Lead, Submission
+from leadops.leads.prepare import IngestItem
 from tests.fixtures import SYSTEM
 
 

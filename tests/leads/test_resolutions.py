@@ -79,3 +79,28 @@ def test_the_queue_page_asks_for_the_value(client, table, key_a, manager_a):
     assert 'name="value:fix"' in page
     with system_context("tests"):
         assert Lead.objects.get(pk=held["lead_id"]).status == "new"
+
+
+def test_a_moved_lead_takes_its_open_items_and_leaves_a_history_row(
+    table, key_all, revops_user, market_a, market_b
+):
+    # given a held lead in A (an open quarantined item about it) put in B by a person
+    from leadops.leads.services import lead_market_set
+    from leadops.markets.models import Market
+
+    held = post(key_all, {**ADA, "phone": "call me maybe"}).json()
+    with market_context(market_ids=[market_a.id, market_b.id]):
+        lead = Lead.objects.get(pk=held["lead_id"])
+        lead_market_set(actor=revops_user, lead=lead, market=Market.objects.get(pk=market_b.id))
+
+    # then the lead, its touch, its open item and a history row all say B
+    item = _item("quarantined", held["lead_id"])
+    with system_context("tests"):
+        touch = SourceTouch.objects.get(lead_id=held["lead_id"])
+        last = Lead.history.filter(id=held["lead_id"]).order_by("-history_date").first()
+    assert (item.market_id, touch.market_id) == (market_b.id, market_b.id)
+    assert last is not None
+    assert (last.market_id, last.history_change_reason) == (
+        market_b.id,
+        "put in market by a person",
+    )

@@ -51,7 +51,7 @@ def test_retag_moves_the_lead_with_its_rows_and_audits_it(table, key_a, market_a
         touch = SourceTouch.objects.get(lead=moved)
         from audit.models import AuditEvent
 
-        retagged = AuditEvent.objects.filter(action="lead.retagged", target_id=str(moved.pk))
+        retagged = AuditEvent.objects.filter(action="lead.moved", target_id=str(moved.pk))
         assert retagged.count() == 1
     assert result["moved"] == 1
     assert (moved.market_id, submission.market_id, touch.market_id) == (market_b.id,) * 3
@@ -104,4 +104,4 @@ def test_revops_queues_a_preview_from_the_page(
 
     with system_context("tests"):
         job = Job.objects.get(kind="retag_preview")
-    assert sent == [(job.pk, table.pk, False, "revops")]
+    assert sent == [(job.pk, table.pk, False, revops_user.pk)]

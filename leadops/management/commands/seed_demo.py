@@ -38,8 +38,8 @@ from leadops.demo import (
     DEMO_USERS,
     demo_logins_text,
 )
+from leadops.intake import Submitted, intake_submit
 from leadops.kinds import NOTE_FLAGGED, NOTES_CONFLICT, note_flag, notes_conflict_file
-from leadops.leads.ingest import IngestItem, leads_ingest
 from leadops.leads.models import Lead, Source
 from leadops.leads.sources import source_ensure
 from leadops.markets.calendars import holidays_from_package
@@ -174,13 +174,10 @@ class Command(BaseCommand):
             )
 
     def _leads(self) -> None:
-        sources = {s.slug: s for s in Source.objects.all()}
-        leads_ingest(
-            items=[
-                IngestItem(source=sources[slug], payload=fields, fields=fields)
-                for slug, fields in DEMO_LEADS
-            ],
+        intake_submit(
             actor=ACTOR,
+            channel="seed",
+            items=[Submitted(payload={**fields, "source": slug}) for slug, fields in DEMO_LEADS],
         )
 
 

@@ -1,0 +1,119 @@
+"""What one submission is, and what normalization makes of it (pure: no database).
+
+`leads_ingest` (ingest.py) takes `IngestItem`s and writes; everything here can also be used to
+check a single lead again (fixing a held lead re-normalizes it the same way).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadops.leads import normalize as n
+from leadops.leads.fields import LEAD_INPUTS
+from leadops.leads.models import Source
+
+NORMALIZER_VERSION = "2026.11.1"
+
+
+@dataclass
+class IngestItem:
+    """One validated submission: `fields` holds the canonical input (strings, `occurred_at`,
+    `attributes`); `payload` is exactly what was received; `channel` names the door it came
+    through (api, batch, source, form, seed, csv)."""
+
+    source: Source
+    payload: Any
+    fields: dict[str, Any]
+    external_id: str = ""
+    idempotency_key: str = ""
+    client: str = ""
+    mapping_version: int | None = None
+    channel: str = "api"
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A submission's lead fields after normalization, the per-field trace (raw, normalized,
+    problem), why it must be held (`quarantine`), and why it cannot be a lead at all
+    (`unusable`: no email or phone that can identify anyone; field → message)."""
+
+    lead: dict[str, str]
+    trace: dict[str, list[str]]
+    quarantine: list[str]
+    unusable: dict[str, list[str]] = field(default_factory=dict)
+
+
+def storable(value: Any) -> Any:
+    """The payload as PostgreSQL can keep it: NUL cannot live in text or jsonb, so it becomes
+    U+FFFD (visible, not silently dropped), and a number JSON cannot hold (1e999 parses as
+    infinity) is kept as its text; everything else is kept as sent."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def normalize_item(item: IngestItem) -> Normalized:
+    """Normalize one submission's fields (see `Normalized`)."""
+    raw = {key: _text(item.fields.get(key)) for key in LEAD_INPUTS}
+    country = n.normalize_country(raw["country"])
+    region = (
+        n.normalize_region(raw["region"], country=country.value)
+        if country.value
+        else n.Normalized("")
+    )
+    postal = n.normalize_postal_code(raw["postal_code"], country=country.value)
+    phone = n.normalize_phone(
+        raw["phone"], region=country.value or item.source.default_region or None
+    )
+    email = n.normalize_email(raw["email"])
+    lead = {
+        "email": raw["email"],
+        "email_norm": email.value,
+        "phone": raw["phone"],
+        "phone_e164": phone.value,
+        "phone_flag": phone.problem if phone.severity == "flag" else "",
+        "first_name": n.normalize_name(raw["first_name"]),
+        "last_name": n.normalize_name(raw["last_name"]),
+        "company": " ".join(raw["company"].split()),
+        "company_domain": n.company_domain(website=raw["website"], email=email.value),
+        "title": " ".join(raw["title"].split()),
+        "country": country.value,
+        "region": region.value,
+        "postal_code": postal.value,
+    }
+    checked = {
+        "email": email,
+        "phone": phone,
+        "country": country,
+        "region": region,
+        "postal_code": postal,
+    }
+    trace = {
+        name: [raw[name], result.value, result.problem]
+        for name, result in checked.items()
+        if raw[name]
+    }
+    quarantine = [r.problem for r in checked.values() if r.severity == "quarantine"]
+    unusable: dict[str, list[str]] = {}
+    if not (lead["email_norm"] or lead["phone_e164"]):
+        # Nothing identifies the person: a 400 naming the fields, not a held lead nobody can
+        # ever match or reach.
+        for name, result in (("email", email), ("phone", phone)):
+            if raw[name]:
+                unusable[name] = [f"{result.problem[:1].upper()}{result.problem[1:]}."]
+        if not unusable:
+            unusable["email"] = ["Give an email or a phone."]
+    return Normalized(lead=lead, trace=trace, quarantine=quarantine, unusable=unusable)
