@@ -32,6 +32,7 @@ from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTo
 from leadops.leads.sources import source_ensure, source_form_set
 from leadops.leads.tasks import retag_job
 from leadops.markets.models import ApiClient, MarketTableVersion
+from leadops.markets.selectors import market_table_versions_open
 from leadops.markets.services import is_revops
 
 
@@ -263,7 +264,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         context = {
             **self.admin_site.each_context(request),
             "title": "Retag leads",
-            "versions": MarketTableVersion.objects.exclude(status="retired").order_by("-number"),
+            "versions": market_table_versions_open(),
             "jobs": jobs,
             "polling": any(not job.is_finished for job in jobs),
             "opts": self.model._meta,

@@ -6,7 +6,7 @@ by `request.market_access` too. Writes go through services; nothing here saves r
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,12 +17,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
 
 from leadops.core.admin import MarketScopedAdminMixin, request_scope
 from leadops.core.errors import ApplicationError
 from leadops.markets import services
 from leadops.markets.models import ApiClient, Market, MarketNote
+from leadops.markets.selectors import market_access_holders
 
 
 @admin.register(Market)
@@ -78,14 +78,7 @@ class MarketAdmin(MarketScopedAdminMixin, admin.ModelAdmin[Market]):
                 else:
                     messages.success(request, form.summary())
                     return HttpResponseRedirect(reverse("admin:markets_market_access"))
-        rows = [
-            {
-                "market": market,
-                "groups": sorted(g.name for g in _groups_with_access(market)),
-                "users": sorted(u.username for u in _users_with_direct_access(market)),
-            }
-            for market in self.get_queryset(request)
-        ]
+        rows = market_access_holders(markets=self.get_queryset(request))
         context = {
             **self.admin_site.each_context(request),
             "title": "Market access",
@@ -95,14 +88,6 @@ class MarketAdmin(MarketScopedAdminMixin, admin.ModelAdmin[Market]):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/markets/market_access.html", context)
-
-
-def _groups_with_access(market: Market) -> QuerySet[Group]:
-    return cast(QuerySet[Group], get_groups_with_perms(market))
-
-
-def _users_with_direct_access(market: Market) -> QuerySet[User]:
-    return cast(QuerySet[User], get_users_with_perms(market, with_group_users=False))
 
 
 class MarketAccessForm(forms.Form):

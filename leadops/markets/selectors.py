@@ -6,14 +6,22 @@ open (system context); RLS holds where a selector forgets. Each layer is tested 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    AnonymousUser,
+    Group,
+    PermissionsMixin,
+    User,
+)
 from django.db.models import QuerySet
-from guardian.shortcuts import get_objects_for_user
+from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from leadops.core.access import system_context
-from leadops.markets.models import ApiClient, Market, MarketNote
+from leadops.markets.models import ApiClient, Market, MarketNote, MarketTableVersion
 
 Principal = AbstractBaseUser | AnonymousUser | ApiClient
 
@@ -82,3 +90,25 @@ def markets_info() -> dict[int, tuple[str, str]]:
             pk: (code, zone)
             for pk, code, zone in Market.objects.values_list("id", "code", "timezone")
         }
+
+
+def market_access_holders(*, markets: Iterable[Market]) -> list[dict[str, object]]:
+    """Per market: the groups holding it and the people granted it directly (not through a
+    group), sorted by name, for the Market access page."""
+    rows: list[dict[str, object]] = []
+    for market in markets:
+        groups = cast(QuerySet[Group], get_groups_with_perms(market))
+        users = cast(QuerySet[User], get_users_with_perms(market, with_group_users=False))
+        rows.append(
+            {
+                "market": market,
+                "groups": sorted(g.name for g in groups),
+                "users": sorted(u.get_username() for u in users),
+            }
+        )
+    return rows
+
+
+def market_table_versions_open() -> QuerySet[MarketTableVersion]:
+    """Drafts and the published version, newest first (what a retag may be run against)."""
+    return MarketTableVersion.objects.exclude(status="retired").order_by("-number")
