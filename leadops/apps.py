@@ -16,6 +16,9 @@ class LeadOpsConfig(AppConfig):
     verbose_name = "LeadOps"
 
     def ready(self) -> None:
+        from audit.services import eraser_register
+        from leadops.imports import imports_erase
         from leadops.kinds import kinds_register
 
         kinds_register()
+        eraser_register("imports", imports_erase)

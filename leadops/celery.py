@@ -27,6 +27,8 @@ app.conf.beat_schedule = {
         "task": "leadops.leads.tasks.idempotency_purge",
         "schedule": 3600.0,
     },
+    # Hourly ("0 * * * *"): CSV uploads and results past CSV_IMPORT_RETENTION_DAYS lose their rows.
+    "imports-expire": {"task": "leadops.tasks.imports_expire", "schedule": 3600.0},
     # Every AUDIT_CHECKPOINT_MINUTES (default 5): sign the audit chain head. What was appended
     # after the newest checkpoint kept outside the database could be cut off unnoticed, so
     # this interval is the exposure window.

@@ -35,7 +35,13 @@ from leadops.leads.idempotency import (
     idempotency_release_many,
     request_hash,
 )
-from leadops.leads.ingest import IngestResult, Refused, leads_ingest, submissions_reject
+from leadops.leads.ingest import (
+    IngestResult,
+    Refused,
+    leads_ingest,
+    leads_predict,
+    submissions_reject,
+)
 from leadops.leads.models import Source, Submission
 from leadops.leads.prepare import IngestItem
 
@@ -238,42 +244,7 @@ def _work(
 
     # 2. Validation: every source looked up once; each item checked on its own.
     pending = [i for i in range(len(items)) if i not in answers]
-    named = {i: _named_source(items[i]) for i in pending}
-    found = {src.slug: src for src in Source.objects.filter(slug__in=set(named.values()) - {""})}
-    sources = {slug: src for slug, src in found.items() if src.is_active}
-    refused: list[tuple[int, Refused, Kind]] = []
-    valid: list[tuple[int, IngestItem]] = []
-    for i in pending:
-        sent = items[i]
-        known = found.get(named[i])  # the source it names, active or not, for the record
-        if sent.refused is not None:
-            refused.append((i, _refused(sent, known, sent.refused, client, channel), "too_large"))
-            continue
-        data = LeadInput(data=sent.checked, context={"sources": sources})
-        if not data.is_valid():
-            problems = {
-                k: [str(m) for m in v] if isinstance(v, list) else v for k, v in data.errors.items()
-            }
-            refused.append((i, _refused(sent, known, problems, client, channel), "invalid"))
-            continue
-        fields = dict(data.validated_data)
-        source = fields.pop("source")
-        valid.append(
-            (
-                i,
-                IngestItem(
-                    source=source,
-                    payload=sent.payload,
-                    fields=fields,
-                    external_id=(fields.get("external_id") or "").strip(),
-                    idempotency_key=sent.idempotency_key[:200] if i in claims else "",
-                    client=client,
-                    mapping_version=sent.mapping_version,
-                    channel=channel,
-                    synthetic=synthetic,
-                ),
-            )
-        )
+    refused, valid = _validate(items, pending, channel, client, synthetic, claims)
     if refused:
         ids = submissions_reject(actor=actor, refused=[r for _, r, _ in refused])
         for (i, r, kind), sid in zip(refused, ids, strict=True):
@@ -326,6 +297,87 @@ def _work(
             released.append(claim.row_id)
     idempotency_complete_many(done=done)
     idempotency_release_many(row_ids=released)
+
+
+def _validate(
+    items: Sequence[Submitted],
+    pending: list[int],
+    channel: str,
+    client: str,
+    synthetic: bool,
+    claims: dict[int, Claim],
+) -> tuple[list[tuple[int, Refused, Kind]], list[tuple[int, IngestItem]]]:
+    """Check each pending item on its own (every named source looked up in one query): the
+    refused ones with why, and the valid ones ready for ingest."""
+    named = {i: _named_source(items[i]) for i in pending}
+    found = {src.slug: src for src in Source.objects.filter(slug__in=set(named.values()) - {""})}
+    sources = {slug: src for slug, src in found.items() if src.is_active}
+    refused: list[tuple[int, Refused, Kind]] = []
+    valid: list[tuple[int, IngestItem]] = []
+    for i in pending:
+        sent = items[i]
+        known = found.get(named[i])  # the source it names, active or not, for the record
+        if sent.refused is not None:
+            refused.append((i, _refused(sent, known, sent.refused, client, channel), "too_large"))
+            continue
+        data = LeadInput(data=sent.checked, context={"sources": sources})
+        if not data.is_valid():
+            problems = {
+                k: [str(m) for m in v] if isinstance(v, list) else v for k, v in data.errors.items()
+            }
+            refused.append((i, _refused(sent, known, problems, client, channel), "invalid"))
+            continue
+        fields = dict(data.validated_data)
+        source = fields.pop("source")
+        valid.append(
+            (
+                i,
+                IngestItem(
+                    source=source,
+                    payload=sent.payload,
+                    fields=fields,
+                    external_id=(fields.get("external_id") or "").strip(),
+                    idempotency_key=sent.idempotency_key[:200] if i in claims else "",
+                    client=client,
+                    mapping_version=sent.mapping_version,
+                    channel=channel,
+                    synthetic=synthetic,
+                ),
+            )
+        )
+    return refused, valid
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What submitting an item would do now, with nothing written: the predicted outcome and
+    the normalized values (none of them outside the reader's markets: `accepted`)."""
+
+    index: int
+    outcome: str
+    market: str = ""
+    lead: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    errors: dict[str, Any] = field(default_factory=dict)
+
+
+def intake_preview(
+    *, items: Sequence[Submitted], answer_scope: frozenset[int] | None = None
+) -> list[Preview]:
+    """Validate and predict each item as `intake_submit` would handle it; writes nothing."""
+    refused, valid = _validate(items, list(range(len(items))), "csv", "", False, {})
+    previews = {i: Preview(index=i, outcome="rejected", errors=r.errors) for i, r, _kind in refused}
+    predicted = leads_predict(items=[item for _, item in valid]) if valid else []
+    for (i, _item), p in zip(valid, predicted, strict=True):
+        if p.outcome == Submission.Outcome.REJECTED:
+            previews[i] = Preview(index=i, outcome="rejected", errors=p.errors)
+        elif answer_scope is not None and p.market_id not in answer_scope:
+            previews[i] = Preview(index=i, outcome="accepted")
+        else:
+            previews[i] = Preview(
+                index=i, outcome=p.outcome, market=p.market, lead=p.lead, reason=p.reason
+            )
+    return [previews[i] for i in range(len(items))]
 
 
 def _named_source(sent: Submitted) -> str:

@@ -197,29 +197,84 @@ def _decide(
                 planned[key] = it
 
 
+def _prepare(items: Sequence[IngestItem], index: TableIndex) -> list[_Item]:
+    work = []
+    for i, item in enumerate(items):
+        norm = normalize_item(item)
+        tag = tag_market(
+            {
+                "source": item.source.slug,
+                **{k: norm.lead[k] for k in ("country", "region", "postal_code")},
+            },
+            index,
+        )
+        attributes = storable(item.fields.get("attributes") or {})
+        work.append(_Item(index=i, item=item, norm=norm, attributes=attributes, tag=tag))
+    return work
+
+
+def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
+    by_email, by_ext, existing = _existing(work)
+    planned: dict[tuple[Any, ...], _Item] = {}
+    for it in work:
+        _decide(it, by_email, by_ext, planned)
+    return existing
+
+
 def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestResult]:
     """Ingest `items` in one transaction; results come back in input order."""
     now = timezone.now()
     with system_context("ingest"):
         version, index = _table()
         codes = dict(Market.objects.values_list("id", "code"))
-        work = []
-        for i, item in enumerate(items):
-            norm = normalize_item(item)
-            tag = tag_market(
-                {
-                    "source": item.source.slug,
-                    **{k: norm.lead[k] for k in ("country", "region", "postal_code")},
-                },
-                index,
-            )
-            attributes = storable(item.fields.get("attributes") or {})
-            work.append(_Item(index=i, item=item, norm=norm, attributes=attributes, tag=tag))
-        by_email, by_ext, existing = _existing(work)
-        planned: dict[tuple[Any, ...], _Item] = {}
-        for it in work:
-            _decide(it, by_email, by_ext, planned)
+        work = _prepare(items, index)
+        existing = _decide_all(work)
         return _write(work, existing, version, codes, now, actor)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What ingesting an item would do, decided exactly as `leads_ingest` decides, with
+    nothing written."""
+
+    outcome: str
+    market_id: int
+    market: str
+    lead: dict[str, str]
+    reason: str
+    errors: dict[str, list[str]]
+
+
+def leads_predict(*, items: Sequence[IngestItem]) -> list[Prediction]:
+    """The outcome each item would have now (a preview): the same normalization, tagging and
+    lookups as `leads_ingest`, read-only."""
+    with system_context("ingest_preview"):
+        _version, index = _table()
+        codes = dict(Market.objects.values_list("id", "code"))
+        work = _prepare(items, index)
+        existing = _decide_all(work)
+    unassigned = next(i for i, code in codes.items() if code == "UNASSIGNED")
+    predictions = []
+    for it in work:
+        if it.create:
+            market_id = it.tag.market_id
+        elif it.lead_id is not None:
+            market_id = existing[it.lead_id]["market_id"]
+        elif it.joins is not None:
+            market_id = it.joins.tag.market_id
+        else:
+            market_id = unassigned
+        predictions.append(
+            Prediction(
+                outcome=it.outcome,
+                market_id=market_id,
+                market=codes[market_id],
+                lead=dict(it.lead),
+                reason=it.reason,
+                errors=it.norm.unusable,
+            )
+        )
+    return predictions
 
 
 # --- step 2: write ------------------------------------------------------------------------

@@ -44,6 +44,9 @@ def rules_problems(rules: Any) -> list[str]:
 
 
 def _dig(payload: Any, path: str) -> Any:
+    # A flat record whose keys have dots (a CSV header "E-Mail Adr.") is looked up as is first.
+    if isinstance(payload, dict) and path in payload:
+        return payload[path]
     current = payload
     for part in path.split("."):
         if isinstance(current, dict):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from leadops.core.models import MarketScopedModel
+from leadops.core.models import MarketScopedManager, MarketScopedModel
 
 
 class Source(models.Model):
@@ -306,3 +307,67 @@ class SourceMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} mapping v{self.version}"
+
+
+class ImportFile(models.Model):
+    """A list uploaded for import (CSV), kept in the database so a worker on any machine can
+    read it. It holds personal data: an eraser scrubs it, and it expires after the retention
+    (`CSV_IMPORT_RETENTION_DAYS`). Readable, like a job, only by someone holding every market
+    in its scope (RLS)."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=255, help_text="The file's name as uploaded.")
+    content = models.BinaryField(default=b"")
+    size_bytes = models.PositiveIntegerField(default=0)
+    encoding = models.CharField(max_length=40)
+    delimiter = models.CharField(max_length=4)
+    headers = models.JSONField(default=list)
+    row_count = models.PositiveIntegerField(default=0)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Campaign and UTM values for every row."
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    expired = models.BooleanField(default=False)
+    scope_market_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    scope_global = models.BooleanField(default=False)
+
+    objects = MarketScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
+        verbose_name = "imported file"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} ({self.name})"
+
+
+class ImportRun(models.Model):
+    """One run of an import (all rows, or the rows that failed last time) as a Job; its results
+    file (row, outcome, lead, errors) is kept like the upload, scoped like it."""
+
+    upload = models.ForeignKey(ImportFile, on_delete=models.CASCADE, related_name="runs")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
+    only_rows = models.JSONField(
+        default=list, blank=True, help_text="Row numbers to import; empty: every row."
+    )
+    mapping_version = models.PositiveIntegerField(null=True, blank=True)
+    results = models.BinaryField(default=b"")
+    counts = models.JSONField(default=dict, blank=True)
+    failed_rows = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    scope_market_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    scope_global = models.BooleanField(default=False)
+
+    objects = MarketScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
+
+    def __str__(self) -> str:
+        return f"Import run #{self.pk}"

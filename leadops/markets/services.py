@@ -52,6 +52,9 @@ MANAGER_PERMS = [
     "leads.view_activity",
     # Jobs are scoped like everything else: a manager sees the jobs about their markets only.
     "core.view_job",
+    # Managers import lists into their own markets (with a mapping RevOps made).
+    "leads.view_importfile",
+    "leads.add_importfile",
 ]
 REVOPS_PERMS = [
     *MANAGER_PERMS,

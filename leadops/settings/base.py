@@ -234,6 +234,9 @@ LOGGING = {
 
 # Default request rate per API client (each client may set its own).
 API_CLIENT_RATE = env_str("API_CLIENT_RATE", "600/min")
+# CSV import: the largest file taken, and how long uploads and results files are kept.
+CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+CSV_IMPORT_RETENTION_DAYS = env_int("CSV_IMPORT_RETENTION_DAYS", 30)
 # Public lead forms: submissions per minute from one client address to one form.
 LEAD_FORM_RATE = env_str("LEAD_FORM_RATE", "20/min")
 

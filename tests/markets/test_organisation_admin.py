@@ -90,3 +90,48 @@ def test_manager_cannot_publish(client, manager_a, organisation):
 
     organisation.refresh_from_db()
     assert organisation.status == "draft"
+
+
+def test_a_published_version_is_read_only_and_offers_a_new_draft_from_it(
+    client, revops_user, organisation
+):
+    from leadops.core.access import system_context
+    from leadops.markets.market_table import market_table_publish
+    from leadops.markets.models import MarketTableVersion
+
+    with system_context("tests"):
+        published = market_table_publish(actor=SYSTEM, version=organisation)
+    client.force_login(revops_user)
+    page = client.get(f"/admin/markets/markettableversion/{published.pk}/change/")
+    html = page.content.decode()
+
+    made = client.post(
+        f"/admin/markets/markettableversion/{published.pk}/new-draft/",
+        {"note": "Benelux moves"},
+    )
+
+    assert 'name="_save"' not in html  # no Save on a frozen version
+    assert 'id="new-draft-form"' in html
+    with system_context("tests"):
+        draft = MarketTableVersion.objects.get(status="draft")
+        assert draft.note == "Benelux moves"
+        assert [r.key for r in draft.rows.all()] == [r.key for r in published.rows.all()]
+    assert made["Location"] == f"/admin/markets/markettableversion/{draft.pk}/change/"
+
+
+def test_the_calendar_in_force_is_marked(client, revops_user, market_a):
+    from leadops.core.access import market_context
+    from leadops.markets import calendars
+
+    with market_context(market_ids=[market_a.id]):
+        calendars.calendar_version_create(
+            actor=SYSTEM, market=market_a, hours="Mon-Fri 10:00-16:00", holidays=[], note="v2"
+        )
+    client.force_login(revops_user)
+
+    html = client.get("/admin/markets/calendarversion/", {"market__id__exact": market_a.pk})
+    rows = html.content.decode().split('<tr class="')[1:]
+
+    in_force = [row for row in rows if 'alt="True"' in row]
+    assert len(in_force) == 1
+    assert ">2<" in in_force[0] or "field-version\">2" in in_force[0]
