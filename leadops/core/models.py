@@ -77,7 +77,29 @@ class MarketScopedModel(models.Model):
         base_manager_name = "objects"
 
 
-class Job(models.Model):
+class ScopedByMarkets(models.Model):
+    """A record whose content may hold data of several markets (a job's result, an uploaded
+    list): readable only by someone holding every market in `scope_market_ids`, and global
+    rows too if `scope_global`. Its table goes under RLS with `rls.scope_expression`."""
+
+    scope_market_ids = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        help_text="Markets whose data it holds; a reader needs all of them.",
+    )
+    scope_global = models.BooleanField(
+        default=True, help_text="It holds data of no market (e.g. the whole audit chain)."
+    )
+
+    objects = MarketScopedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "objects"
+
+
+class Job(ScopedByMarkets):
     """A long-running piece of work (verify, import, backtest…) run by a worker; pages poll it.
 
     No admin request runs long: it creates a Job, enqueues the task on commit and shows this row.
@@ -102,21 +124,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    scope_market_ids = ArrayField(
-        models.BigIntegerField(),
-        default=list,
-        blank=True,
-        help_text="Markets whose data the job holds; a reader needs all of them.",
-    )
-    scope_global = models.BooleanField(
-        default=True, help_text="The job holds data of no market (e.g. the whole audit chain)."
-    )
 
-    objects = MarketScopedManager()
-
-    class Meta:
+    class Meta(ScopedByMarkets.Meta):
         ordering = ["-created_at", "-id"]
-        base_manager_name = "objects"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(state__in=["queued", "running", "succeeded", "failed"]),

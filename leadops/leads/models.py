@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from leadops.core.models import MarketScopedManager, MarketScopedModel
+from leadops.core.models import MarketScopedModel, ScopedByMarkets
 
 
 class Source(models.Model):
@@ -309,7 +308,7 @@ class SourceMapping(models.Model):
         return f"{self.source} mapping v{self.version}"
 
 
-class ImportFile(models.Model):
+class ImportFile(ScopedByMarkets):
     """A list uploaded for import (CSV), kept in the database so a worker on any machine can
     read it. It holds personal data: an eraser scrubs it, and it expires after the retention
     (`CSV_IMPORT_RETENTION_DAYS`). Readable, like a job, only by someone holding every market
@@ -332,21 +331,16 @@ class ImportFile(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     expired = models.BooleanField(default=False)
-    scope_market_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    scope_global = models.BooleanField(default=False)
 
-    objects = MarketScopedManager()
-
-    class Meta:
+    class Meta(ScopedByMarkets.Meta):
         ordering = ["-created_at", "-id"]
-        base_manager_name = "objects"
         verbose_name = "imported file"
 
     def __str__(self) -> str:
         return f"Import #{self.pk} ({self.name})"
 
 
-class ImportRun(models.Model):
+class ImportRun(ScopedByMarkets):
     """One run of an import (all rows, or the rows that failed last time) as a Job; its results
     file (row, outcome, lead, errors) is kept like the upload, scoped like it."""
 
@@ -360,14 +354,9 @@ class ImportRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     failed_rows = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    scope_market_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    scope_global = models.BooleanField(default=False)
 
-    objects = MarketScopedManager()
-
-    class Meta:
+    class Meta(ScopedByMarkets.Meta):
         ordering = ["-created_at", "-id"]
-        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"Import run #{self.pk}"

@@ -69,3 +69,14 @@ def log_in(page, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
+
+
+@pytest.fixture
+def worker_in_process():
+    """The worker's part runs in the web process (Celery eager); the broker path has its own
+    tests (tests/core/test_celery_broker.py)."""
+    from leadops.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

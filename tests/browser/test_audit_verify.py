@@ -1,21 +1,12 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from leadops.celery import app
 from leadops.markets.models import REVOPS_GROUP
 from tests.audit.conftest import record_events
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker_in_process():
-    # The worker's part runs in the web process here; the broker path has its own tests.
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.mark.usefixtures("worker_in_process")

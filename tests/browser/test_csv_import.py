@@ -1,7 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from leadops.celery import app
 from leadops.core.access import system_context
 from leadops.leads.sources import source_ensure
 from leadops.markets.market_table import (
@@ -23,14 +22,6 @@ LIST = (
     'max@mueller.example;Max;Müller;=HYPERLINK("http://x");DE\n'
     "nobody;No;Body;;DE\n"
 )
-
-
-@pytest.fixture
-def worker_in_process():
-    # The worker's part runs in the web process here; the broker path has its own tests.
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.mark.usefixtures("worker_in_process")

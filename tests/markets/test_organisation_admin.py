@@ -134,4 +134,4 @@ def test_the_calendar_in_force_is_marked(client, revops_user, market_a):
 
     in_force = [row for row in rows if 'alt="True"' in row]
     assert len(in_force) == 1
-    assert ">2<" in in_force[0] or "field-version\">2" in in_force[0]
+    assert ">2<" in in_force[0] or 'field-version">2' in in_force[0]
