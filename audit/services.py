@@ -27,6 +27,7 @@ from audit.verifier import (
 )
 from leadops.core.access import system_context
 from leadops.core.actors import Actor, ActorRef, actor_ref, origin_current
+from leadops.core.sql import sql_run
 
 BODY_VERSION = 1
 Target = models.Model | tuple[str, str | int] | None
@@ -228,23 +229,30 @@ class Entry:
 
 
 def commitments_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Commitments for many (field, value) pairs in two statements, whatever their number."""
+    """Commitments for many (field, value) pairs in one statement, whatever their number: keys
+    that exist are read, missing ones made (keys come from Python's CSPRNG; PostgreSQL's
+    random() is not one). Both parts see the same snapshot, so the union has every key once."""
     identities = sorted({f"{field}:{value}" for field, value in pairs})
     if not identities:
         return {}
     refs = [subject_ref(identity) for identity in identities]
-    with connection.cursor() as cursor:
-        # Keys come from Python's CSPRNG; PostgreSQL's random() is not one.
-        cursor.execute(
-            "INSERT INTO audit_subject_key (subject_ref, key)"
-            " SELECT * FROM unnest(%s::varchar[], %s::bytea[])"
-            " ON CONFLICT (subject_ref) DO NOTHING",
-            [refs, [secrets.token_bytes(32) for _ in refs]],
+    rows = sql_run(
+        "WITH made AS (INSERT INTO audit_subject_key (subject_ref, key)"
+        "   SELECT * FROM unnest(%b::varchar[], %b::bytea[])"
+        "   ON CONFLICT (subject_ref) DO NOTHING RETURNING subject_ref, key)"
+        " SELECT subject_ref, key FROM made"
+        " UNION ALL SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = ANY(%b)",
+        [refs, [secrets.token_bytes(32) for _ in refs], refs],
+    )
+    keys = {ref: bytes(key) for ref, key in rows}
+    missing = [ref for ref in refs if ref not in keys]
+    if missing:
+        # A parallel transaction made these keys while this statement ran (its snapshot could
+        # not see them): read them now.
+        rows = sql_run(
+            "SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = ANY(%b)", [missing]
         )
-        cursor.execute(
-            "SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = ANY(%s)", [refs]
-        )
-        keys = {ref: bytes(key) for ref, key in cursor.fetchall()}
+        keys.update({ref: bytes(key) for ref, key in rows})
     result = {}
     for identity, ref in zip(identities, refs, strict=True):
         field, _, value = identity.partition(":")
@@ -309,13 +317,12 @@ def _append(actor: Actor, entries: list[Entry]) -> list[RecordedEvent]:
             strict=True,
         ):
             column.append(value)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
-            " action, target_type, target_id, market_id, second_market_id, body, entry_hash)"
-            " SELECT %s, %s, %s, %s, %s, a, tt, ti, m, m2, b, h"
-            " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],"
-            "             %s::bigint[], %s::bytea[], %s::bytea[]) AS v(a, tt, ti, m, m2, b, h)",
-            [now, who.kind, who.id, who.label, origin, *columns],
-        )
+    sql_run(
+        "INSERT INTO audit_event (occurred_at, actor_kind, actor_id, actor_label, origin,"
+        " action, target_type, target_id, market_id, second_market_id, body, entry_hash)"
+        " SELECT %b, %b, %b, %b, %b, a, tt, ti, m, m2, b, h"
+        " FROM unnest(%b::varchar[], %b::varchar[], %b::varchar[], %b::bigint[],"
+        "             %b::bigint[], %b::bytea[], %b::bytea[]) AS v(a, tt, ti, m, m2, b, h)",
+        [now, who.kind, who.id, who.label, origin, *columns],
+    )
     return recorded

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from audit.services import Entry, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
+from leadops.core.sql import sql_run
 from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS
+from leadops.leads.history import history_insert_sql
 from leadops.leads.models import Lead, Source, Submission
 from leadops.leads.prepare import (
     NORMALIZER_VERSION,
@@ -115,10 +116,7 @@ def _table() -> tuple[int | None, TableIndex]:
     return version.number, _index_cache[key]
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+LOOKUP_COLUMNS = ["id", "market_id", "status", "attributes", *LEAD_COLUMNS]
 
 
 def _existing(
@@ -126,35 +124,32 @@ def _existing(
 ) -> tuple[
     dict[tuple[int, str], dict[str, Any]], dict[tuple[int, str], int], dict[int, dict[str, Any]]
 ]:
-    """Leads matching by (market, email) and external ids matching by (source, id): 2 statements."""
+    """Leads matching by (market, email) and external ids matching by (source, id), in one
+    statement of two index lookups (an OR across them would scan the whole table)."""
     ext = [i.ext_key for i in items if i.ext_key]
-    by_ext = {
-        (source_id, external_id): lead_id
-        for source_id, external_id, lead_id in _fetch(
-            "SELECT e.source_id, e.external_id, e.lead_id FROM leads_leadexternalid e"
-            " JOIN unnest(%s::bigint[], %s::varchar[]) AS k(s, x)"
-            " ON e.source_id = k.s AND e.external_id = k.x",
-            [[s for s, _ in ext], [x for _, x in ext]],
-        )
-    }
     emails = [i.email_key for i in items if i.email_key]
-    names = ["id", "market_id", "status", "attributes", *LEAD_COLUMNS]
-    columns = ", ".join(f"l.{name}" for name in names)
-    rows = _fetch(
-        # Two index lookups in one statement; an OR across them would scan the whole table.
-        f"SELECT {columns} FROM leads_lead l WHERE l.id = ANY(%s)"
-        f" UNION SELECT {columns} FROM leads_lead l"
-        " JOIN unnest(%s::bigint[], %s::varchar[]) AS k(m, e)"
-        " ON l.market_id = k.m AND l.email_norm = k.e AND l.email_norm <> ''",
-        [list(by_ext.values()), [m for m, _ in emails], [e for _, e in emails]],
+    columns = ", ".join(f"l.{name}" for name in LOOKUP_COLUMNS)
+    rows = sql_run(
+        "WITH ext AS (SELECT e.source_id, e.external_id, e.lead_id FROM leads_leadexternalid e"
+        "   JOIN unnest(%b::bigint[], %b::varchar[]) AS k(s, x)"
+        "   ON e.source_id = k.s AND e.external_id = k.x)"
+        f" SELECT ext.source_id, ext.external_id, {columns} FROM ext"
+        "   JOIN leads_lead l ON l.id = ext.lead_id"
+        f" UNION ALL SELECT NULL, NULL, {columns} FROM leads_lead l"
+        "   JOIN unnest(%b::bigint[], %b::varchar[]) AS m(mk, em)"
+        "   ON l.market_id = m.mk AND l.email_norm = m.em AND l.email_norm <> ''",
+        [[s for s, _ in ext], [x for _, x in ext], [m for m, _ in emails], [e for _, e in emails]],
     )
-    leads = {}
-    for row in rows:
-        lead = dict(zip(names, row, strict=True))
-        # Django's cursors hand jsonb over as text (JSONField decodes it itself).
+    leads: dict[int, dict[str, Any]] = {}
+    by_ext: dict[tuple[int, str], int] = {}
+    for source_id, external_id, *values in rows:
+        lead = dict(zip(LOOKUP_COLUMNS, values, strict=True))
+        # Django's connection hands jsonb over as text (JSONField decodes it itself).
         if isinstance(lead["attributes"], str):
             lead["attributes"] = json.loads(lead["attributes"])
         leads[lead["id"]] = lead
+        if source_id is not None:
+            by_ext[(source_id, external_id)] = lead["id"]
     by_email = {
         (lead["market_id"], lead["email_norm"]): lead
         for lead in leads.values()
@@ -280,14 +275,22 @@ def leads_predict(*, items: Sequence[IngestItem]) -> list[Prediction]:
 # --- step 2: write ------------------------------------------------------------------------
 
 
-def _ids(table: str, count: int) -> list[int]:
-    if not count:
-        return []
-    rows = _fetch(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
-        [count],
-    )
-    return [row[0] for row in rows]
+def _ids(leads: int, submissions: int) -> tuple[list[int], list[int]]:
+    """Ids for the new leads and submissions of a call, allocated up front: one statement."""
+    row = sql_run(
+        "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('leads_lead', 'id'))"
+        "   FROM generate_series(1, %b)),"
+        " ARRAY(SELECT nextval(pg_get_serial_sequence('leads_submission', 'id'))"
+        "   FROM generate_series(1, %b))",
+        [leads, submissions],
+    )[0]
+    return list(row[0]), list(row[1])
+
+
+def _unnest(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tuple[str, list]:
+    """`unnest(%b::t1[], %b::t2[], …)` and its arrays: rows as one typed array per column."""
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    return ", ".join(f"%b::{kind}[]" for _, kind in columns), arrays
 
 
 def unnest_insert(
@@ -297,17 +300,13 @@ def unnest_insert(
     *,
     suffix: str = "",
 ) -> list[tuple[Any, ...]]:
-    """INSERT many rows in one statement: one typed array per column, `unnest`ed. `columns`
-    are (name, SQL type) pairs; `suffix` adds e.g. "ON CONFLICT DO NOTHING RETURNING id"."""
+    """INSERT many rows in one statement: one typed array per column, `unnest`ed, sent in
+    binary. `columns` are (name, SQL type) pairs; `suffix` adds e.g. "RETURNING id"."""
     if not rows:
         return []
-    arrays = [list(values) for values in zip(*rows, strict=True)]
+    typed, arrays = _unnest(columns, rows)
     names = ", ".join(name for name, _ in columns)
-    typed = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-    sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({typed}) {suffix}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        return cursor.fetchall() if "RETURNING" in suffix else []
+    return sql_run(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({typed}) {suffix}", arrays)
 
 
 def _join_planned(work: list[_Item]) -> None:
@@ -336,7 +335,8 @@ def _write(
     actor: Actor,
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
-    for it, lead_id in zip(creates, _ids("leads_lead", len(creates)), strict=True):
+    lead_ids, submission_ids = _ids(len(creates), len(work))
+    for it, lead_id in zip(creates, lead_ids, strict=True):
         it.lead_id = lead_id
     _join_planned(work)
     inserted = _insert_leads(creates, version, now)
@@ -353,22 +353,23 @@ def _write(
         for it in work:  # whoever joined a lost lead goes with it to the winner
             if it.joins is not None:
                 it.lead_id = it.joins.lead_id
-    merges = _merge(work, existing, now)
+    _merge(work, existing, now)
     _insert_external_ids(work)
-    submission_ids = _ids("leads_submission", len(work))
     unassigned = next(i for i, code in codes.items() if code == "UNASSIGNED")
-    # Each lead's market: the tag for leads made now, the stored market for existing ones; no
-    # lead (a conflicting identity, a rejection) files under UNASSIGNED.
+    # Each lead's market and status: the tag for leads made now, the stored ones for existing
+    # leads; no lead (a conflicting identity, a rejection) files under UNASSIGNED.
     market_of: dict[int | None, int] = {None: unassigned}
+    status_of: dict[int | None, str | None] = {None: None}
     for it in creates:
         if it.lead_id is not None:
             market_of[it.lead_id] = it.tag.market_id
+            status_of[it.lead_id] = Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW
     for it in work:
         if it.lead_id is not None and it.lead_id not in market_of:
             market_of[it.lead_id] = existing[it.lead_id]["market_id"]
+            status_of[it.lead_id] = existing[it.lead_id]["status"]
     _insert_submissions(work, submission_ids, market_of, version, now)
     _insert_touches(work, submission_ids, market_of, now)
-    _history(creates, merges, now)
     audit_record_many(
         actor=actor,
         entries=[
@@ -394,12 +395,6 @@ def _write(
         ],
     )
     _file_exceptions(work, submission_ids, market_of, actor)
-    statuses = dict(
-        _fetch(
-            "SELECT id, status FROM leads_lead WHERE id = ANY(%s)",
-            [[it.lead_id for it in work if it.lead_id]],
-        )
-    )
     return [
         IngestResult(
             index=it.index,
@@ -408,7 +403,7 @@ def _write(
             lead_id=it.lead_id,
             market=codes[market_of[it.lead_id]],
             market_id=market_of[it.lead_id],
-            status=statuses.get(it.lead_id),
+            status=status_of[it.lead_id],
             reason=it.reason,
             duplicate_of=it.lead_id if it.outcome == Outcome.MERGED else None,
             errors=it.norm.unusable,
@@ -417,26 +412,32 @@ def _write(
     ]
 
 
+LEAD_INSERT_COLUMNS = [
+    ("id", "bigint"),
+    ("market_id", "bigint"),
+    ("status", "varchar"),
+    ("score", "int"),
+    ("market_table_version", "int"),
+    ("market_row_id", "bigint"),
+    ("first_source_id", "bigint"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("attributes", "jsonb"),
+    ("is_synthetic", "boolean"),
+    *[(name, "varchar") for name in LEAD_COLUMNS],
+]
+
+
 def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> set[int]:
-    columns = [
-        ("id", "bigint"),
-        ("market_id", "bigint"),
-        ("status", "varchar"),
-        ("score", "int"),
-        ("market_table_version", "int"),
-        ("market_row_id", "bigint"),
-        ("first_source_id", "bigint"),
-        ("created_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-        ("attributes", "jsonb"),
-        ("is_synthetic", "boolean"),
-        *[(name, "varchar") for name in LEAD_COLUMNS],
-    ]
+    """The new leads and their history rows, in one statement; the ids actually inserted (a
+    parallel call may have made the same identity first: ON CONFLICT DO NOTHING)."""
+    if not creates:
+        return set()
     rows = [
         [
             it.lead_id,
             it.tag.market_id,
-            Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW,
+            str(Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW),
             score(it.lead),
             version,
             it.tag.row_id,
@@ -449,8 +450,12 @@ def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> s
         ]
         for it in creates
     ]
-    inserted = unnest_insert(
-        "leads_lead", columns, rows, suffix="ON CONFLICT DO NOTHING RETURNING id"
+    typed, arrays = _unnest(LEAD_INSERT_COLUMNS, rows)
+    names = ", ".join(name for name, _ in LEAD_INSERT_COLUMNS)
+    inserted = sql_run(
+        f"WITH ins AS (INSERT INTO leads_lead ({names}) SELECT * FROM unnest({typed})"
+        " ON CONFLICT DO NOTHING RETURNING *) " + history_insert_sql("ins") + " RETURNING id",
+        [*arrays, now, "ingested", "+"],
     )
     return {row[0] for row in inserted}
 
@@ -466,11 +471,10 @@ def _attributes_merge(it: _Item, attributes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _merge(
-    work: list[_Item], existing: dict[int, dict[str, Any]], now: datetime
-) -> dict[int, dict[str, Any]]:
+def _merge(work: list[_Item], existing: dict[int, dict[str, Any]], now: datetime) -> None:
     """Fill only the empty fields (and absent attributes) of merged-into leads that existed
-    before this call; differing values stay on the touch as alternates."""
+    before this call, and write their history rows, in one statement; differing values stay on
+    the touch as alternates."""
     fills: dict[int, dict[str, Any]] = {}
     for it in work:
         if it.outcome != Outcome.MERGED or it.lead_id is None or it.joins is not None:
@@ -489,21 +493,29 @@ def _merge(
         if merged != attributes:
             fills.setdefault(it.lead_id, {})["attributes"] = merged
     if not fills:
-        return {}
+        return
     ids = list(fills)
     arrays = [[fills[i].get(name, "") for i in ids] for name in LEAD_COLUMNS]
     sets = ", ".join(
         f"{name} = CASE WHEN l.{name} = '' THEN v.{name} ELSE l.{name} END" for name in LEAD_COLUMNS
     )
-    texts = ", ".join(["%s::varchar[]"] * len(LEAD_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE leads_lead l SET {sets}, attributes = v.attrs || l.attributes, updated_at = %s"
-            f" FROM unnest(%s::bigint[], %s::jsonb[], {texts})"
-            f" AS v(id, attrs, {', '.join(LEAD_COLUMNS)}) WHERE l.id = v.id",
-            [now, ids, [json.dumps(fills[i].get("attributes", {})) for i in ids], *arrays],
-        )
-    return {i: {**existing[i], **fills[i]} for i in ids}
+    texts = ", ".join(["%b::varchar[]"] * len(LEAD_COLUMNS))
+    sql_run(
+        f"WITH upd AS (UPDATE leads_lead l SET {sets},"
+        " attributes = v.attrs || l.attributes, updated_at = %b"
+        f" FROM unnest(%b::bigint[], %b::jsonb[], {texts})"
+        f" AS v(id, attrs, {', '.join(LEAD_COLUMNS)}) WHERE l.id = v.id RETURNING l.*) "
+        + history_insert_sql("upd"),
+        [
+            now,
+            ids,
+            [json.dumps(fills[i].get("attributes", {})) for i in ids],
+            *arrays,
+            now,
+            "merged",
+            "~",
+        ],
+    )
 
 
 def _insert_external_ids(work: list[_Item]) -> None:
@@ -515,14 +527,13 @@ def _insert_external_ids(work: list[_Item]) -> None:
     ]
     if not rows:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO leads_leadexternalid (source_id, external_id, lead_id, market_id)"
-            " SELECT k.s, k.x, k.l, l.market_id"
-            " FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS k(s, x, l)"
-            " JOIN leads_lead l ON l.id = k.l ON CONFLICT DO NOTHING",
-            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
-        )
+    sql_run(
+        "INSERT INTO leads_leadexternalid (source_id, external_id, lead_id, market_id)"
+        " SELECT k.s, k.x, k.l, l.market_id"
+        " FROM unnest(%b::bigint[], %b::varchar[], %b::bigint[]) AS k(s, x, l)"
+        " JOIN leads_lead l ON l.id = k.l ON CONFLICT DO NOTHING",
+        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+    )
 
 
 SUBMISSION_COLUMNS = [
@@ -566,7 +577,7 @@ def _insert_submissions(
             now,
             NORMALIZER_VERSION,
             json.dumps(it.norm.trace),
-            it.outcome,
+            str(it.outcome),
             it.reason[:200],
             json.dumps(it.norm.unusable),
             it.lead_id,
@@ -613,48 +624,6 @@ def _insert_touches(
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _history(creates: list[_Item], merges: dict[int, dict[str, Any]], now: datetime) -> None:
-    """simple-history rows for what changed: bulk paths do not send signals, so write them."""
-    history = Lead.history.model
-    rows = []
-    for it in creates:
-        if it.lead_id is None:
-            continue
-        rows.append(
-            history(
-                id=it.lead_id,
-                market_id=it.tag.market_id,
-                first_source_id=it.item.source.id,
-                status=Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW,
-                score=score(it.lead),
-                created_at=now,
-                history_date=now,
-                history_type="+",
-                history_change_reason="ingested",
-                attributes=it.attributes,
-                is_synthetic=it.item.synthetic,
-                **it.lead,
-            )
-        )
-    for lead_id, lead in merges.items():
-        rows.append(
-            history(
-                id=lead_id,
-                market_id=lead["market_id"],
-                status=lead["status"],
-                first_source_id=None,
-                created_at=now,
-                history_date=now,
-                history_type="~",
-                history_change_reason="merged",
-                attributes=lead.get("attributes") or {},
-                **{k: lead[k] for k in LEAD_COLUMNS},
-            )
-        )
-    if rows:
-        history.objects.bulk_create(rows)
 
 
 def _file_exceptions(
@@ -734,7 +703,7 @@ def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]
     now = timezone.now()
     with system_context("ingest_reject"):
         unassigned = Market.objects.get(code="UNASSIGNED").id
-        ids = _ids("leads_submission", len(refused))
+        _none, ids = _ids(0, len(refused))
         rows = [
             [
                 sid,
@@ -749,7 +718,7 @@ def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]
                 now,
                 NORMALIZER_VERSION,
                 "{}",
-                Outcome.REJECTED,
+                str(Outcome.REJECTED),
                 "",
                 json.dumps(storable(r.errors), default=str),
                 None,

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from audit.services import Entry, audit_record_many
 from leadops.core.actors import Actor
-from leadops.leads.models import Lead
+from leadops.core.sql import sql_run
+from leadops.leads.history import history_insert_sql
 
 # The rows that live in their lead's market.
 DEPENDENTS = ["leads_submission", "leads_sourcetouch", "leads_activity", "leads_leadexternalid"]
@@ -36,16 +37,6 @@ class Move:
 class MoveReport:
     moved: list[int]
     blocked: list[int]  # their email already lives in the target market
-
-
-def _history_columns() -> list[str]:
-    """The historical lead's copy of every lead column (history bookkeeping aside)."""
-    bookkeeping = {"history_id", "history_date", "history_change_reason", "history_type"}
-    return [
-        f.column
-        for f in Lead.history.model._meta.concrete_fields
-        if f.name not in bookkeeping and f.column != "history_user_id"
-    ]
 
 
 def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveReport:
@@ -107,13 +98,10 @@ def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveRepor
             " AND i.target_id = ANY(%s) AND n.market_id <> i.market_id",
             [[str(i) for i in moved]],
         )
-        columns = ", ".join(_history_columns())
-        cursor.execute(
-            f"INSERT INTO {Lead.history.model._meta.db_table}"
-            f" ({columns}, history_date, history_change_reason, history_type)"
-            f" SELECT {columns}, %s, %s, '~' FROM leads_lead WHERE id = ANY(%s)",
-            [now, reason[:100], moved],
-        )
+    sql_run(
+        history_insert_sql("leads_lead") + " WHERE id = ANY(%b::bigint[])",
+        [now, reason[:100], "~", moved],
+    )
     audit_record_many(
         actor=actor,
         entries=[
