@@ -107,3 +107,89 @@ def test_sixteen_concurrent_writers_make_one_linear_gapless_chain():
     result = audit_verify_run()
     assert result.ok, result.summary()
     assert result.verified_through_seq == _head_seq()
+
+
+def _sealed_actions(start: int) -> list[str]:
+    with system_context("tests"), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.action FROM audit_link l JOIN audit_event e ON e.id = l.event_id"
+            " WHERE l.seq > %s ORDER BY l.seq",
+            [start],
+        )
+        return [action for (action,) in cursor.fetchall()]
+
+
+def test_one_commit_seals_every_event_of_its_transaction_in_order_but_none_rolled_back():
+    # given a transaction that appends events, loses a savepoint's events, then appends more
+    start = _head_seq()
+    with transaction.atomic():
+        audit_record(actor=ACTOR, action="test.before")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit_record(actor=ACTOR, action="test.lost")
+            raise RuntimeError("the savepoint rolls back")
+        with transaction.atomic():  # a released savepoint keeps its event
+            audit_record(actor=ACTOR, action="test.kept")
+        audit_record(actor=ACTOR, action="test.after")
+
+    # then the first firing chained all three survivors in insertion order, and nothing else
+    assert _sealed_actions(start) == ["test.before", "test.kept", "test.after"]
+    assert _head_seq() == start + 3
+    assert audit_verify_run().ok
+
+
+def test_events_appended_after_an_immediate_seal_are_sealed_at_commit():
+    # given a transaction whose first events are sealed early (SET CONSTRAINTS ... IMMEDIATE)
+    start = _head_seq()
+    with transaction.atomic():
+        audit_record(actor=ACTOR, action="test.early")
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        # when more events follow
+        audit_record(actor=ACTOR, action="test.late.1")
+        audit_record(actor=ACTOR, action="test.late.2")
+
+    # then the later events are chained after the early one, once each
+    assert _sealed_actions(start) == ["test.early", "test.late.1", "test.late.2"]
+    assert audit_verify_run().ok
+
+
+def test_concurrent_transactions_of_many_events_each_chain_without_forks_or_doubles():
+    # given 8 writers whose transactions append 25 events each, interleaving their ids
+    start = _head_seq()
+    writers, per_transaction, transactions = 8, 25, 3
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(number: int) -> None:
+        try:
+            barrier.wait()
+            for t in range(transactions):
+                with transaction.atomic():
+                    for i in range(per_transaction):
+                        audit_record(
+                            actor=ACTOR, action="test.many", data={"w": number, "t": t, "i": i}
+                        )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then every event has exactly one link, seqs are gapless and the chain verifies
+    assert errors == []
+    links = _links_since(start)
+    total = writers * per_transaction * transactions
+    assert [seq for seq, *_ in links] == list(range(start + 1, start + 1 + total))
+    with system_context("tests"), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT l.event_id) FROM audit_link l WHERE l.seq > %s", [start]
+        )
+        assert cursor.fetchone()[0] == total
+    result = audit_verify_run()
+    assert result.ok, result.summary()
