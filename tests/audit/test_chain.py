@@ -119,14 +119,19 @@ def _sealed_actions(start: int) -> list[str]:
         return [action for (action,) in cursor.fetchall()]
 
 
+def _record_then_fail(action: str) -> None:
+    with transaction.atomic():
+        audit_record(actor=ACTOR, action=action)
+        raise RuntimeError("the savepoint rolls back")
+
+
 def test_one_commit_seals_every_event_of_its_transaction_in_order_but_none_rolled_back():
     # given a transaction that appends events, loses a savepoint's events, then appends more
     start = _head_seq()
     with transaction.atomic():
         audit_record(actor=ACTOR, action="test.before")
-        with pytest.raises(RuntimeError), transaction.atomic():
-            audit_record(actor=ACTOR, action="test.lost")
-            raise RuntimeError("the savepoint rolls back")
+        with pytest.raises(RuntimeError):
+            _record_then_fail("test.lost")
         with transaction.atomic():  # a released savepoint keeps its event
             audit_record(actor=ACTOR, action="test.kept")
         audit_record(actor=ACTOR, action="test.after")
