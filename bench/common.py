@@ -14,14 +14,19 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
-def bench_database() -> str:
-    """The scratch database's admin conninfo, creating the database if needed."""
+def bench_database(*, fresh: bool = False) -> str:
+    """The scratch database's admin conninfo, creating the database if needed (`fresh`: drop
+    it first, for figures on an empty database)."""
     admin_url = os.environ.get("DATABASE_URL")
     if not admin_url:
         sys.exit("DATABASE_URL is unset: run through `make bench`.")
     info = psycopg.conninfo.conninfo_to_dict(admin_url)
     name = f"{info.get('dbname') or 'postgres'}_bench"
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        if fresh:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     info["dbname"] = name

@@ -19,10 +19,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from leadops.api.schema import errors
+from leadops.api.throttle import SharedRateThrottle
 from leadops.api.views import BaseApi
 from leadops.core.actors import SystemActor
 from leadops.intake import LeadInput, Submitted, intake_refuse, intake_submit
@@ -33,18 +33,16 @@ HONEYPOT = "leadops_hp"
 FORM_FIELDS = set(LeadInput().get_fields()) - {"source", "attributes"}
 
 
-class FormRateThrottle(SimpleRateThrottle):
+class FormRateThrottle(SharedRateThrottle):
+    """Per form and address (LEAD_FORM_RATE)."""
+
     scope = "lead_form"
 
-    def get_rate(self) -> str:
+    def get_rate(self, request: Request) -> str:
         return str(settings.LEAD_FORM_RATE)
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        form = view.kwargs.get("form_key", "")
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": f"{form}:{self.get_ident(request)}",
-        }
+    def get_key(self, request: Request, view: APIView) -> str:
+        return f"{view.kwargs.get('form_key', '')}:{self.get_ident(request)}"
 
 
 def _cors(response: Response, origin: str) -> Response:

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from leadops.api.limits import SINGLE_LEAD_BYTES, PayloadTooLarge, body_size, too_large_message
 from leadops.core.access import market_context
 from leadops.core.actors import origin_context
+from leadops.core.config import config_snapshot
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
 
@@ -35,6 +36,8 @@ class BaseApi(APIView):
         # subclass hold a context (a market scope) exactly as long as the request.
         with ExitStack() as stack:
             stack.enter_context(origin_context("api"))
+            # The request reads config (its key, markets, sources…) against one generation.
+            stack.enter_context(config_snapshot())
             self._context_stack = stack
             return super().dispatch(request, *args, **kwargs)
 

@@ -44,6 +44,12 @@ _current: contextvars.ContextVar[AccessContext | None] = contextvars.ContextVar(
 )
 
 
+# The database alias the current context was set on (the settings live on that connection).
+_current_alias: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "leadops_access_alias", default=""
+)
+
+
 def access_current() -> AccessContext | None:
     return _current.get()
 
@@ -104,13 +110,25 @@ def system_context(reason: str, *, using: str = "default") -> Iterator[AccessCon
 @contextmanager
 def _scoped(context: AccessContext, using: str) -> Iterator[AccessContext]:
     previous = _current.get()
+    connection = connections[using]
+    nested_system = context.is_system and previous is not None and previous.is_system
+    if nested_system and connection.in_atomic_block and _current_alias.get() == using:
+        # System work inside system work (ingest filing its exceptions) already sees every
+        # market: the outer reason stands, and no savepoint or setting is needed.
+        yield previous  # type: ignore[misc]
+        return
+    outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
         _apply(context, using)
         token = _current.set(context)
+        alias_token = _current_alias.set(using)
         try:
             yield context
         finally:
+            _current_alias.reset(alias_token)
             _current.reset(token)
         # Success: put back what the enclosing block had (a released savepoint keeps settings).
         # On an error the atomic block rolls back, and the rollback restores them by itself.
-        _apply(previous, using)
+        # The outermost block needs neither: COMMIT ends the transaction-local settings.
+        if not outermost:
+            _apply(previous, using)

@@ -38,26 +38,29 @@ def role_sql(*, admin_user: str, app_password: str | None) -> list[str]:
     ]
 
 
-# The append-only audit tables keep narrower rights than the blanket grant below gives every
-# table; re-applied after it, so running db_bootstrap again (every `make run`) never widens them.
-AUDIT_PRIVILEGES = {
+# The append-only audit tables, and the config generation only triggers may bump, keep narrower
+# rights than the blanket grant below gives every table; re-applied after it, so running
+# db_bootstrap again (every `make run`) never widens them.
+NARROW_PRIVILEGES = {
     "audit_event": "SELECT, INSERT",
     "audit_link": "SELECT",
     "audit_chain_head": "SELECT",
     "audit_checkpoint": "SELECT, INSERT",
     "audit_subject_key": "SELECT, INSERT, DELETE",
     "audit_event_scope": "SELECT",
+    "core_configgeneration": "SELECT",
 }
 
 
-def audit_privileges_sql(schema: str = "public") -> str:
-    """One DO block: for each audit table that exists, exactly its rights for the runtime role."""
+def narrow_privileges_sql(schema: str = "public") -> str:
+    """One DO block: for each narrowed table that exists, exactly its rights for the runtime
+    role."""
     steps = "".join(
         f"  IF to_regclass('{schema}.{table}') IS NOT NULL THEN\n"
         f"    REVOKE ALL ON {_q(schema)}.{_q(table)} FROM {APP_ROLE};\n"
         f"    GRANT {rights} ON {_q(schema)}.{_q(table)} TO {APP_ROLE};\n"
         "  END IF;\n"
-        for table, rights in AUDIT_PRIVILEGES.items()
+        for table, rights in NARROW_PRIVILEGES.items()
     )
     return f"DO $$\nBEGIN\n{steps}END $$"
 
@@ -76,7 +79,7 @@ def grant_sql(*, database: str, schema: str = "public") -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA {s} "
         f"GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}",
-        audit_privileges_sql(schema),
+        narrow_privileges_sql(schema),
     ]
 
 
@@ -138,5 +141,5 @@ def bootstrap(conn: psycopg.Connection, *, app_password: str | None = None) -> B
     if reowned:
         for statement in grant_sql(database=database)[3:5]:
             conn.execute(statement)
-        conn.execute(audit_privileges_sql())
+        conn.execute(narrow_privileges_sql())
     return BootstrapReport(created_roles=created, reowned=reowned)

@@ -27,3 +27,27 @@ def sql_run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.perf_counter() - started:.3f}"})
     return rows
+
+
+def unnest_arrays(
+    columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> tuple[str, list]:
+    """`unnest(%b::t1[], %b::t2[], …)` and its arrays: rows as one typed array per column."""
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    return ", ".join(f"%b::{kind}[]" for _, kind in columns), arrays
+
+
+def unnest_insert(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    *,
+    suffix: str = "",
+) -> list[tuple[Any, ...]]:
+    """INSERT many rows in one statement: one typed array per column, `unnest`ed, sent in
+    binary. `columns` are (name, SQL type) pairs; `suffix` adds e.g. "RETURNING id"."""
+    if not rows:
+        return []
+    typed, arrays = unnest_arrays(columns, rows)
+    names = ", ".join(name for name, _ in columns)
+    return sql_run(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({typed}) {suffix}", arrays)

@@ -28,7 +28,8 @@ from django.utils import timezone
 from audit.services import Entry, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
-from leadops.core.sql import sql_run
+from leadops.core.config import config_snapshot
+from leadops.core.sql import sql_run, unnest_arrays
 from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS
 from leadops.leads.history import history_insert_sql
 from leadops.leads.models import Lead, Source, Submission
@@ -40,14 +41,8 @@ from leadops.leads.prepare import (
     storable,
 )
 from leadops.leads.scoring import score
-from leadops.markets.market_table import (
-    TableIndex,
-    Tag,
-    market_table_published,
-    table_index,
-    tag_market,
-)
-from leadops.markets.models import Market
+from leadops.markets.market_table import TableIndex, Tag, market_table_in_force, tag_market
+from leadops.markets.selectors import markets_by_id
 
 Outcome = Submission.Outcome
 
@@ -98,22 +93,6 @@ class _Item:
 
 
 # --- step 1: decide ---------------------------------------------------------------------
-
-
-# One index per published version (keyed by row id and publish time, which never repeat).
-_index_cache: dict[tuple[int, Any], TableIndex] = {}
-
-
-def _table() -> tuple[int | None, TableIndex]:
-    version = market_table_published()
-    if version is None:
-        unassigned = Market.objects.get(code="UNASSIGNED")
-        return None, TableIndex([], unassigned_id=unassigned.id)
-    key = (version.pk, version.published_at)
-    if key not in _index_cache:
-        _index_cache.clear()
-        _index_cache[key] = table_index(version)
-    return version.number, _index_cache[key]
 
 
 LOOKUP_COLUMNS = ["id", "market_id", "status", "attributes", *LEAD_COLUMNS]
@@ -219,9 +198,9 @@ def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
 def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestResult]:
     """Ingest `items` in one transaction; results come back in input order."""
     now = timezone.now()
-    with system_context("ingest"):
-        version, index = _table()
-        codes = dict(Market.objects.values_list("id", "code"))
+    with config_snapshot(), system_context("ingest"):
+        version, index = market_table_in_force()
+        codes = {market.id: market.code for market in markets_by_id().values()}
         work = _prepare(items, index)
         existing = _decide_all(work)
         return _write(work, existing, version, codes, now, actor)
@@ -243,9 +222,9 @@ class Prediction:
 def leads_predict(*, items: Sequence[IngestItem]) -> list[Prediction]:
     """The outcome each item would have now (a preview): the same normalization, tagging and
     lookups as `leads_ingest`, read-only."""
-    with system_context("ingest_preview"):
-        _version, index = _table()
-        codes = dict(Market.objects.values_list("id", "code"))
+    with config_snapshot(), system_context("ingest_preview"):
+        _version, index = market_table_in_force()
+        codes = {market.id: market.code for market in markets_by_id().values()}
         work = _prepare(items, index)
         existing = _decide_all(work)
     unassigned = next(i for i, code in codes.items() if code == "UNASSIGNED")
@@ -275,43 +254,24 @@ def leads_predict(*, items: Sequence[IngestItem]) -> list[Prediction]:
 # --- step 2: write ------------------------------------------------------------------------
 
 
-def _ids(leads: int, submissions: int) -> tuple[list[int], list[int]]:
-    """Ids for the new leads and submissions of a call, allocated up front: one statement."""
-    row = sql_run(
-        "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('leads_lead', 'id'))"
-        "   FROM generate_series(1, %b)),"
-        " ARRAY(SELECT nextval(pg_get_serial_sequence('leads_submission', 'id'))"
-        "   FROM generate_series(1, %b))",
-        [leads, submissions],
-    )[0]
-    return list(row[0]), list(row[1])
-
-
-def _unnest(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tuple[str, list]:
-    """`unnest(%b::t1[], %b::t2[], …)` and its arrays: rows as one typed array per column."""
-    arrays = [list(values) for values in zip(*rows, strict=True)]
-    return ", ".join(f"%b::{kind}[]" for _, kind in columns), arrays
-
-
-def unnest_insert(
-    table: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
-    *,
-    suffix: str = "",
-) -> list[tuple[Any, ...]]:
-    """INSERT many rows in one statement: one typed array per column, `unnest`ed, sent in
-    binary. `columns` are (name, SQL type) pairs; `suffix` adds e.g. "RETURNING id"."""
-    if not rows:
-        return []
-    typed, arrays = _unnest(columns, rows)
+def _numbered(
+    table: str, columns: Sequence[tuple[str, str]], rows: list[list[Any]]
+) -> tuple[str, list[list[Any]]]:
+    """`SELECT <new id>, u.*` over `rows` (with their 1-based `ord`): each row's id drawn from
+    `table`'s sequence, in input order, by the statement that inserts it (one statement fewer
+    than allocating first). Use it as a CTE, which PostgreSQL evaluates once."""
+    typed, arrays = unnest_arrays(columns, rows)
     names = ", ".join(name for name, _ in columns)
-    return sql_run(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({typed}) {suffix}", arrays)
+    return (
+        f"SELECT nextval((SELECT pg_get_serial_sequence('{table}', 'id'))::regclass) AS id, u.*"
+        f" FROM unnest({typed}) WITH ORDINALITY AS u({names}, ord)",
+        arrays,
+    )
 
 
 def _join_planned(work: list[_Item]) -> None:
-    """Items joining a lead made earlier in this call fill its empty fields, keep differing
-    values as alternates, and point at its id."""
+    """Items joining a lead made earlier in this call fill its empty fields and keep differing
+    values as alternates (they take its id once it is inserted)."""
     for it in work:
         if it.joins is None:
             continue
@@ -323,7 +283,6 @@ def _join_planned(work: list[_Item]) -> None:
             elif new and old and new != old and name in ALTERNATE_COLUMNS:
                 it.alternates[name] = new
         target.attributes = _attributes_merge(it, target.attributes)
-        it.lead_id = target.lead_id
 
 
 def _write(
@@ -335,12 +294,11 @@ def _write(
     actor: Actor,
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
-    lead_ids, submission_ids = _ids(len(creates), len(work))
-    for it, lead_id in zip(creates, lead_ids, strict=True):
-        it.lead_id = lead_id
     _join_planned(work)
-    inserted = _insert_leads(creates, version, now)
-    lost = [it for it in creates if it.lead_id not in inserted]
+    lost = _insert_leads(creates, version, now)
+    for it in work:
+        if it.joins is not None:
+            it.lead_id = it.joins.lead_id
     if lost:  # a parallel call created the same identity first: merge into its lead instead
         by_email, by_ext, more = _existing(lost)
         existing.update(more)
@@ -368,8 +326,9 @@ def _write(
         if it.lead_id is not None and it.lead_id not in market_of:
             market_of[it.lead_id] = existing[it.lead_id]["market_id"]
             status_of[it.lead_id] = existing[it.lead_id]["status"]
-    _insert_submissions(work, submission_ids, market_of, version, now)
-    _insert_touches(work, submission_ids, market_of, now)
+    submission_ids = _insert_submissions_and_touches(work, market_of, version, now)
+    audit: list[Entry] = []
+    _file_exceptions(work, submission_ids, market_of, actor, audit)
     audit_record_many(
         actor=actor,
         entries=[
@@ -392,9 +351,9 @@ def _write(
                 },
             )
             for it, sid in zip(work, submission_ids, strict=True)
-        ],
+        ]
+        + audit,
     )
-    _file_exceptions(work, submission_ids, market_of, actor)
     return [
         IngestResult(
             index=it.index,
@@ -413,7 +372,6 @@ def _write(
 
 
 LEAD_INSERT_COLUMNS = [
-    ("id", "bigint"),
     ("market_id", "bigint"),
     ("status", "varchar"),
     ("score", "int"),
@@ -428,14 +386,13 @@ LEAD_INSERT_COLUMNS = [
 ]
 
 
-def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> set[int]:
-    """The new leads and their history rows, in one statement; the ids actually inserted (a
-    parallel call may have made the same identity first: ON CONFLICT DO NOTHING)."""
+def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> list[_Item]:
+    """The new leads and their history rows, in one statement that also draws their ids. The
+    items that lost: a parallel call made the same identity first (ON CONFLICT DO NOTHING)."""
     if not creates:
-        return set()
+        return []
     rows = [
         [
-            it.lead_id,
             it.tag.market_id,
             str(Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW),
             score(it.lead),
@@ -450,14 +407,22 @@ def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> s
         ]
         for it in creates
     ]
-    typed, arrays = _unnest(LEAD_INSERT_COLUMNS, rows)
+    numbered, arrays = _numbered("leads_lead", LEAD_INSERT_COLUMNS, rows)
     names = ", ".join(name for name, _ in LEAD_INSERT_COLUMNS)
-    inserted = sql_run(
-        f"WITH ins AS (INSERT INTO leads_lead ({names}) SELECT * FROM unnest({typed})"
-        " ON CONFLICT DO NOTHING RETURNING *) " + history_insert_sql("ins") + " RETURNING id",
+    made = sql_run(
+        f"WITH v AS ({numbered}),"
+        f" ins AS (INSERT INTO leads_lead (id, {names}) SELECT id, {names} FROM v"
+        "   ON CONFLICT DO NOTHING RETURNING *),"
+        f" hist AS ({history_insert_sql('ins')})"
+        " SELECT v.id, ins.id IS NOT NULL FROM v LEFT JOIN ins ON ins.id = v.id ORDER BY v.ord",
         [*arrays, now, "ingested", "+"],
     )
-    return {row[0] for row in inserted}
+    lost = []
+    for it, (lead_id, inserted) in zip(creates, made, strict=True):
+        it.lead_id = lead_id
+        if not inserted:
+            lost.append(it)
+    return lost
 
 
 def _attributes_merge(it: _Item, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -537,7 +502,6 @@ def _insert_external_ids(work: list[_Item]) -> None:
 
 
 SUBMISSION_COLUMNS = [
-    ("id", "bigint"),
     ("market_id", "bigint"),
     ("source_id", "bigint"),
     ("external_id", "varchar"),
@@ -557,16 +521,48 @@ SUBMISSION_COLUMNS = [
 ]
 
 
-def _insert_submissions(
-    work: list[_Item],
-    ids: list[int],
-    market_of: dict[Any, Any],
-    version: int | None,
-    now: datetime,
-) -> None:
-    rows = [
+TOUCH_COLUMNS = [
+    ("lead_id", "bigint"),
+    ("source_id", "bigint"),
+    ("market_id", "bigint"),
+    ("campaign", "varchar"),
+    *[(name, "varchar") for name in UTM_FIELDS],
+    ("occurred_at", "timestamptz"),
+    ("alternates", "jsonb"),
+]
+
+
+def _insert_submissions(rows: list[list[Any]], touches: Sequence[list[Any]] = ()) -> list[int]:
+    """Submissions (rows of SUBMISSION_COLUMNS), and source touches (rows of TOUCH_COLUMNS
+    then the 1-based position of their submission), in one statement that draws the
+    submissions' ids; the ids in input order. The touches' foreign keys are checked at the
+    statement's end, when their submissions exist."""
+    numbered, arrays = _numbered("leads_submission", SUBMISSION_COLUMNS, rows)
+    names = ", ".join(name for name, _ in SUBMISSION_COLUMNS)
+    sql = (
+        f"WITH v AS ({numbered}),"
+        f" s AS (INSERT INTO leads_submission (id, {names}) SELECT id, {names} FROM v)"
+    )
+    if touches:
+        typed, more = unnest_arrays([*TOUCH_COLUMNS, ("ord", "bigint")], list(touches))
+        touch_names = [name for name, _ in TOUCH_COLUMNS]
+        sql += (
+            f", t AS (INSERT INTO leads_sourcetouch (submission_id, {', '.join(touch_names)})"
+            f" SELECT v.id, {', '.join(f't.{n}' for n in touch_names)}"
+            f" FROM unnest({typed}) AS t({', '.join(touch_names)}, ord)"
+            " JOIN v ON v.ord = t.ord)"
+        )
+        arrays = [*arrays, *more]
+    return [row[0] for row in sql_run(sql + " SELECT id FROM v ORDER BY ord", arrays)]
+
+
+def _insert_submissions_and_touches(
+    work: list[_Item], market_of: dict[Any, Any], version: int | None, now: datetime
+) -> list[int]:
+    """Every submission of the call, and a source touch for each that reached a lead; the
+    submissions' ids in input order."""
+    submissions = [
         [
-            sid,
             market_of[it.lead_id],
             it.item.source.id,
             it.item.external_id,
@@ -584,42 +580,23 @@ def _insert_submissions(
             it.item.mapping_version,
             None,
         ]
-        for it, sid in zip(work, ids, strict=True)
+        for it in work
     ]
-    unnest_insert("leads_submission", SUBMISSION_COLUMNS, rows)
-
-
-def _insert_touches(
-    work: list[_Item], submission_ids: list[int], market_of: dict[Any, Any], now: datetime
-) -> None:
-    columns = [
-        ("lead_id", "bigint"),
-        ("submission_id", "bigint"),
-        ("source_id", "bigint"),
-        ("market_id", "bigint"),
-        ("campaign", "varchar"),
-        *[(name, "varchar") for name in UTM_FIELDS],
-        ("occurred_at", "timestamptz"),
-        ("alternates", "jsonb"),
+    touches = [
+        [
+            it.lead_id,
+            it.item.source.id,
+            market_of[it.lead_id],
+            _text(it.item.fields.get("utm_campaign")),
+            *[_text(it.item.fields.get(k)) for k in UTM_FIELDS],
+            it.item.fields.get("occurred_at") or now,
+            json.dumps(it.alternates),
+            position,
+        ]
+        for position, it in enumerate(work, start=1)
+        if it.lead_id
     ]
-    rows = []
-    for it, sid in zip(work, submission_ids, strict=True):
-        if not it.lead_id:
-            continue
-        given = it.item.fields
-        rows.append(
-            [
-                it.lead_id,
-                sid,
-                it.item.source.id,
-                market_of[it.lead_id],
-                _text(given.get("utm_campaign")),
-                *[_text(given.get(k)) for k in UTM_FIELDS],
-                given.get("occurred_at") or now,
-                json.dumps(it.alternates),
-            ]
-        )
-    unnest_insert("leads_sourcetouch", columns, rows)
+    return _insert_submissions(submissions, touches)
 
 
 def _text(value: Any) -> str:
@@ -631,56 +608,54 @@ def _file_exceptions(
     submission_ids: list[int],
     market_of: dict[Any, Any],
     actor: Actor,
+    audit: list[Entry],
 ) -> None:
-    """Quarantined and unmarketed items each file an exception (rare, so one by one)."""
-    from leadops.queue.services import exception_file
+    """Quarantined items and leads that matched no market-table row each file an exception:
+    all of them in one INSERT, their audit entries added to the call's own (`audit`)."""
+    from leadops.queue.services import Filing, exceptions_file_many
 
-    wanted = [
-        (it, sid)
-        for it, sid in zip(work, submission_ids, strict=True)
-        if it.outcome == Outcome.QUARANTINED or (it.create and it.tag.row_id is None)
-    ]
-    if not wanted:
-        return
-    markets = {
-        m.id: m for m in Market.objects.filter(id__in={market_of[it.lead_id] for it, _ in wanted})
-    }
-    for it, sid in wanted:
-        market = markets[market_of[it.lead_id]]
+    filings = []
+    for it, sid in zip(work, submission_ids, strict=True):
+        market_id = market_of[it.lead_id]
         if it.outcome == Outcome.QUARANTINED:
-            target: Any = Lead(pk=it.lead_id) if it.lead_id else Submission(pk=sid)
-            exception_file(
-                actor=actor,
-                kind="quarantined",
-                market=market,
-                target=target,
-                summary=f"Submission #{sid} quarantined: {it.reason}"[:300],
-                details={
-                    "submission": sid,
-                    "lead": it.lead_id,
-                    "reason": it.reason,
-                    "trace": it.norm.trace,
-                },
-                error_class="data",
-                remediation="Fix the fields and release the lead, or dismiss it.",
+            target = (
+                ("leads.lead", str(it.lead_id)) if it.lead_id else ("leads.submission", str(sid))
             )
-        else:
-            exception_file(
-                actor=actor,
-                kind="unmarketed",
-                market=market,
-                target=Lead(pk=it.lead_id),
-                summary=f"Lead #{it.lead_id} matched no market-table row",
-                details={
-                    "lead": it.lead_id,
-                    "country": it.lead["country"],
-                    "region": it.lead["region"],
-                    "postal_code": it.lead["postal_code"],
-                    "source": it.item.source.slug,
-                },
-                error_class="data",
-                remediation="Add a market-table row for this place or source, then retag.",
+            filings.append(
+                Filing(
+                    kind="quarantined",
+                    market_id=market_id,
+                    target=(target[0], str(target[1])),
+                    summary=f"Submission #{sid} quarantined: {it.reason}",
+                    details={
+                        "submission": sid,
+                        "lead": it.lead_id,
+                        "reason": it.reason,
+                        "trace": it.norm.trace,
+                    },
+                    error_class="data",
+                    remediation="Fix the fields and release the lead, or dismiss it.",
+                )
             )
+        elif it.create and it.tag.row_id is None:
+            filings.append(
+                Filing(
+                    kind="unmarketed",
+                    market_id=market_id,
+                    target=("leads.lead", str(it.lead_id)),
+                    summary=f"Lead #{it.lead_id} matched no market-table row",
+                    details={
+                        "lead": it.lead_id,
+                        "country": it.lead["country"],
+                        "region": it.lead["region"],
+                        "postal_code": it.lead["postal_code"],
+                        "source": it.item.source.slug,
+                    },
+                    error_class="data",
+                    remediation="Add a market-table row for this place or source, then retag.",
+                )
+            )
+    exceptions_file_many(actor=actor, filings=filings, audit_into=audit)
 
 
 @dataclass(frozen=True)
@@ -702,11 +677,9 @@ def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]
         return []
     now = timezone.now()
     with system_context("ingest_reject"):
-        unassigned = Market.objects.get(code="UNASSIGNED").id
-        _none, ids = _ids(0, len(refused))
+        unassigned = next(m.id for m in markets_by_id().values() if m.is_unassigned)
         rows = [
             [
-                sid,
                 unassigned,
                 r.source.id if r.source else None,
                 "",
@@ -725,9 +698,9 @@ def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]
                 None,
                 r.size_bytes,
             ]
-            for sid, r in zip(ids, refused, strict=True)
+            for r in refused
         ]
-        unnest_insert("leads_submission", SUBMISSION_COLUMNS, rows)
+        ids = _insert_submissions(rows)
         audit_record_many(
             actor=actor,
             entries=[

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from leadops.leads import normalize as n
@@ -65,30 +66,36 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+# The normalizers are pure and their results immutable, and a batch repeats values (countries,
+# regions, names, company sites; a re-sent lead repeats all of them): each distinct value is
+# normalized once per process while it stays among the recent ones.
+_country = lru_cache(maxsize=1024)(n.normalize_country)
+_region = lru_cache(maxsize=4096)(n.normalize_region)
+_postal = lru_cache(maxsize=16384)(n.normalize_postal_code)
+_phone = lru_cache(maxsize=16384)(n.normalize_phone)
+_email = lru_cache(maxsize=16384)(n.normalize_email)
+_name = lru_cache(maxsize=16384)(n.normalize_name)
+_domain = lru_cache(maxsize=16384)(n.company_domain)
+
+
 def normalize_item(item: IngestItem) -> Normalized:
     """Normalize one submission's fields (see `Normalized`)."""
     raw = {key: _text(item.fields.get(key)) for key in LEAD_INPUTS}
-    country = n.normalize_country(raw["country"])
-    region = (
-        n.normalize_region(raw["region"], country=country.value)
-        if country.value
-        else n.Normalized("")
-    )
-    postal = n.normalize_postal_code(raw["postal_code"], country=country.value)
-    phone = n.normalize_phone(
-        raw["phone"], region=country.value or item.source.default_region or None
-    )
-    email = n.normalize_email(raw["email"])
+    country = _country(raw["country"])
+    region = _region(raw["region"], country=country.value) if country.value else n.Normalized("")
+    postal = _postal(raw["postal_code"], country=country.value)
+    phone = _phone(raw["phone"], region=country.value or item.source.default_region or None)
+    email = _email(raw["email"])
     lead = {
         "email": raw["email"],
         "email_norm": email.value,
         "phone": raw["phone"],
         "phone_e164": phone.value,
         "phone_flag": phone.problem if phone.severity == "flag" else "",
-        "first_name": n.normalize_name(raw["first_name"]),
-        "last_name": n.normalize_name(raw["last_name"]),
+        "first_name": _name(raw["first_name"]),
+        "last_name": _name(raw["last_name"]),
         "company": " ".join(raw["company"].split()),
-        "company_domain": n.company_domain(website=raw["website"], email=email.value),
+        "company_domain": _domain(website=raw["website"], email=email.value),
         "title": " ".join(raw["title"].split()),
         "country": country.value,
         "region": region.value,

@@ -8,13 +8,22 @@ from django.db.models import Q, QuerySet
 
 from audit.models import AuditEvent
 from audit.selectors import events_visible
-from leadops.leads.models import Lead
+from leadops.core.config import config_cached
+from leadops.leads.models import Lead, Source
 
 
 def leads_visible(*, market_ids: Iterable[int], include_synthetic: bool = False) -> QuerySet[Lead]:
     """Leads in `market_ids`; test leads (`is_synthetic`) only when asked for."""
     leads = Lead.objects.filter(market_id__in=sorted(market_ids)).select_related("market", "owner")
     return leads if include_synthetic else leads.filter(is_synthetic=False)
+
+
+def sources_by_slug() -> dict[str, Source]:
+    """Every source, active or not, by slug, read once per config change (core/config.py).
+    The instances are shared by the process's threads: read them, never change them."""
+    return config_cached(
+        "sources", lambda: {source.slug: source for source in Source.objects.all()}
+    )
 
 
 def lead_audit_events(

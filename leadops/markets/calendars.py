@@ -8,7 +8,9 @@ import holidays as holiday_data
 from django.db import transaction
 
 from audit.services import audit_record
+from leadops.core.access import system_context
 from leadops.core.actors import Actor, actor_ref
+from leadops.core.config import config_cached
 from leadops.markets.business_time import (
     ALWAYS_OPEN_UTC,
     Calendar,
@@ -106,6 +108,18 @@ def calendar_of(version: CalendarVersion | None) -> Calendar:
 
 def calendar_version_current(market: Market) -> CalendarVersion | None:
     return CalendarVersion.objects.filter(market=market).order_by("-version").first()
+
+
+def calendars_in_force() -> dict[int, Calendar]:
+    """Every market's calendar in force by market id (markets without one are absent: always
+    open UTC), read once per config change (core/config.py)."""
+    return config_cached("calendars", _calendars_load)
+
+
+def _calendars_load() -> dict[int, Calendar]:
+    with system_context("config_cache"):
+        newest = CalendarVersion.objects.order_by("market_id", "-version").distinct("market_id")
+        return {version.market_id: calendar_of(version) for version in newest}
 
 
 def market_calendar(market: Market) -> Calendar:

@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from leadops.core.access import system_context
 from leadops.core.actors import Actor, actor_ref
+from leadops.core.config import config_cached
 from leadops.core.errors import ApplicationError
-from leadops.markets.models import Market, MarketTableRow, MarketTableVersion
+from leadops.markets.models import UNASSIGNED_CODE, Market, MarketTableRow, MarketTableVersion
 
 Kind = MarketTableRow.Kind
 SourceSlugValidator = Callable[[str], str | None]
@@ -237,3 +239,18 @@ def market_table_publish(*, actor: Actor, version: MarketTableVersion) -> Market
 
 def market_table_published() -> MarketTableVersion | None:
     return MarketTableVersion.objects.filter(status="published").first()
+
+
+def market_table_in_force() -> tuple[int | None, TableIndex]:
+    """The published version's number (None before the first publish) and its index, read
+    once per config change (core/config.py)."""
+    return config_cached("market_table", _in_force_load)
+
+
+def _in_force_load() -> tuple[int | None, TableIndex]:
+    with system_context("config_cache"):
+        version = market_table_published()
+        if version is None:
+            unassigned = Market.objects.get(code=UNASSIGNED_CODE)
+            return None, TableIndex([], unassigned_id=unassigned.id)
+        return version.number, table_index(version)

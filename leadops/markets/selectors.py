@@ -21,7 +21,14 @@ from django.db.models import QuerySet
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from leadops.core.access import system_context
-from leadops.markets.models import ApiClient, Market, MarketNote, MarketTableVersion
+from leadops.core.config import config_cached
+from leadops.markets.models import (
+    UNASSIGNED_CODE,
+    ApiClient,
+    Market,
+    MarketNote,
+    MarketTableVersion,
+)
 
 Principal = AbstractBaseUser | AnonymousUser | ApiClient
 
@@ -47,12 +54,8 @@ def market_access_for(principal: Principal) -> MarketAccess:
     if isinstance(principal, ApiClient):
         if not principal.is_active:
             return NO_ACCESS
-        with system_context("resolve_access"):
-            if principal.all_markets:
-                ids = frozenset(Market.objects.values_list("id", flat=True))
-            else:
-                ids = frozenset(principal.markets.values_list("id", flat=True))
-        return MarketAccess(market_ids=ids, see_global=principal.all_markets)
+        # Read once per config change (a client's markets and flags move the generation).
+        return config_cached(f"api_access:{principal.pk}", lambda: _client_access(principal))
     if not principal.is_authenticated or not principal.is_active:
         return NO_ACCESS
     with system_context("resolve_access"):
@@ -68,6 +71,51 @@ def market_access_for(principal: Principal) -> MarketAccess:
             "markets.see_global"
         )
     return MarketAccess(market_ids=ids, see_global=see_global)
+
+
+def _client_access(client: ApiClient) -> MarketAccess:
+    with system_context("resolve_access"):
+        if client.all_markets:
+            ids = frozenset(Market.objects.values_list("id", flat=True))
+        else:
+            ids = frozenset(
+                ApiClient.markets.through.objects.filter(apiclient_id=client.pk).values_list(
+                    "market_id", flat=True
+                )
+            )
+    return MarketAccess(market_ids=ids, see_global=client.all_markets)
+
+
+def api_client_by_prefix(prefix: str) -> ApiClient | None:
+    """The API client whose key starts `lo_<prefix>_`, read once per config change. The
+    instance is shared by the process's threads: read it, never change it."""
+    return config_cached(
+        f"api_client:{prefix}", lambda: ApiClient.objects.filter(key_prefix=prefix).first()
+    )
+
+
+@dataclass(frozen=True)
+class MarketRef:
+    id: int
+    code: str
+    timezone: str
+
+    @property
+    def is_unassigned(self) -> bool:
+        return self.code == UNASSIGNED_CODE
+
+
+def markets_by_id() -> dict[int, MarketRef]:
+    """Every market by id, read once per config change."""
+    return config_cached("markets", _markets_load)
+
+
+def _markets_load() -> dict[int, MarketRef]:
+    with system_context("config_cache"):
+        return {
+            m.id: MarketRef(id=m.id, code=m.code, timezone=m.timezone)
+            for m in Market.objects.only("id", "code", "timezone")
+        }
 
 
 def market_list(*, access: MarketAccess) -> QuerySet[Market]:

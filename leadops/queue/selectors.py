@@ -6,7 +6,9 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from leadops.queue.models import ExceptionItem, Notification
+from leadops.core.access import system_context
+from leadops.core.config import config_cached
+from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
 
 
 def exceptions_visible(*, market_ids: Iterable[int]) -> QuerySet[ExceptionItem]:
@@ -28,3 +30,15 @@ def notifications_unread(*, user_id: int, market_ids: Iterable[int]) -> QuerySet
         read_at__isnull=True,
         market_id__in=ids,
     ).select_related("item")
+
+
+def recovery_minutes_in_force() -> dict[tuple[str, int], int]:
+    """The recovery time set per (kind, market id) on queue ownership rows (absent: the kind's
+    default), read once per config change (core/config.py)."""
+    return config_cached("queue_recovery", _recovery_load)
+
+
+def _recovery_load() -> dict[tuple[str, int], int]:
+    with system_context("config_cache"):
+        rows = QueueOwnership.objects.values_list("kind", "market_id", "recovery_minutes")
+        return {(kind, market_id): minutes for kind, market_id, minutes in rows}

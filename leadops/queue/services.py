@@ -3,6 +3,8 @@ Keyword-only, explicit actor, one transaction each, audited in it."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,15 +14,17 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import Entry, audit_record, audit_record_many
 from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
-from leadops.markets.business_time import add_business_minutes
-from leadops.markets.calendars import market_calendar
+from leadops.core.sql import unnest_insert
+from leadops.markets.business_time import ALWAYS_OPEN_UTC, add_business_minutes
+from leadops.markets.calendars import calendars_in_force
 from leadops.markets.models import REVOPS_GROUP, Market
 from leadops.queue.models import ExceptionItem, Notification, QueueOwnership
 from leadops.queue.registry import ExceptionKind, kind_get, run_handler
+from leadops.queue.selectors import recovery_minutes_in_force
 
 CLAIM_TTL = timedelta(minutes=30)
 OPEN = [ExceptionItem.Status.OPEN, ExceptionItem.Status.CLAIMED]
@@ -61,6 +65,128 @@ class Filed:
     created: bool
 
 
+@dataclass(frozen=True)
+class Filing:
+    """One item for `exceptions_file_many`; the fields mean what `exception_file`'s do."""
+
+    kind: str
+    market_id: int
+    target: tuple[str, str]  # (model label, id), e.g. ("leads.lead", "42")
+    summary: str
+    details: dict[str, Any]
+    error_class: str = ""
+    remediation: str = ""
+    second_market_id: int | None = None
+
+
+FILING_COLUMNS = [
+    ("market_id", "bigint"),
+    ("second_market_id", "bigint"),
+    ("kind", "varchar"),
+    ("target_type", "varchar"),
+    ("target_id", "varchar"),
+    ("summary", "varchar"),
+    ("details", "jsonb"),
+    ("error_class", "varchar"),
+    ("remediation", "text"),
+    ("created_at", "timestamptz"),
+    ("due_at", "timestamptz"),
+    ("status", "varchar"),
+    ("resolution", "varchar"),
+    ("note", "text"),
+    ("escalated_to", "varchar"),
+]
+
+
+def _due_at(kind: ExceptionKind, market_id: int, now: datetime) -> datetime:
+    """When an item filed now must be worked: the kind's recovery time (or the market's own
+    for the kind), counted in the market's business time (always-open UTC without a calendar)."""
+    minutes = recovery_minutes_in_force().get((kind.key, market_id))
+    recovery = kind.recovery if minutes is None else timedelta(minutes=minutes)
+    calendar = calendars_in_force().get(market_id, ALWAYS_OPEN_UTC)
+    return add_business_minutes(calendar, now, recovery.total_seconds() / 60)
+
+
+def exceptions_file_many(
+    *, actor: Actor, filings: Sequence[Filing], audit_into: list[Entry] | None = None
+) -> list[int | None]:
+    """File many items in one INSERT and audit them in one more, whatever their number; the
+    new item ids in input order (None where an open item of that kind and target existed, or
+    an earlier filing in the same call made it).
+
+    Set-based intake files its quarantines and unmarketed leads here. Like `exception_file`,
+    the partial unique index decides under concurrency (`ON CONFLICT DO NOTHING`), not a read.
+    `audit_into`: a caller that writes its own audit entries in this transaction, after this
+    call, passes its list and the filings' entries are added to it (one audit statement for
+    the whole unit of work instead of two).
+    """
+    if not filings:
+        return []
+    # Joins the caller's transaction without a savepoint: intake files inside its own, and
+    # a failure here must undo the whole call anyway.
+    with transaction.atomic(savepoint=False):
+        entries = _file_many(filings)
+        if audit_into is None:
+            audit_record_many(actor=actor, entries=[entry for _, entry in entries if entry])
+        else:
+            audit_into.extend(entry for _, entry in entries if entry)
+    return [item_id for item_id, _ in entries]
+
+
+def _file_many(filings: Sequence[Filing]) -> list[tuple[int | None, Entry | None]]:
+    now = timezone.now()
+    kinds = {f.kind: kind_get(f.kind) for f in filings}
+    rows, seen = [], set()
+    for f in filings:
+        key = (f.kind, *f.target)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            [
+                f.market_id,
+                f.second_market_id,
+                f.kind,
+                f.target[0],
+                f.target[1],
+                f.summary[:300],
+                json.dumps(f.details),
+                f.error_class,
+                f.remediation,
+                now,
+                _due_at(kinds[f.kind], f.market_id, now),
+                str(ExceptionItem.Status.OPEN),
+                "",
+                "",
+                "",
+            ]
+        )
+    with system_context("exception_file"):
+        made = unnest_insert(
+            "queue_exceptionitem",
+            FILING_COLUMNS,
+            rows,
+            suffix="ON CONFLICT (kind, target_type, target_id)"
+            " WHERE status IN ('open', 'claimed') DO NOTHING"
+            " RETURNING id, kind, target_type, target_id",
+        )
+    ids = {(kind, t_type, t_id): item_id for item_id, kind, t_type, t_id in made}
+    answer: list[tuple[int | None, Entry | None]] = []
+    for f in filings:
+        item_id = ids.pop((f.kind, *f.target), None)
+        entry = None
+        if item_id is not None:
+            entry = Entry(
+                action="exception.filed",
+                target=("queue.exceptionitem", str(item_id)),
+                market_id=f.market_id,
+                second_market_id=f.second_market_id,
+                data={"kind": f.kind, "status": "open", "summary": f.summary[:300]},
+            )
+        answer.append((item_id, entry))
+    return answer
+
+
 @transaction.atomic
 def exception_file(
     *,
@@ -82,10 +208,8 @@ def exception_file(
     registered = kind_get(kind)
     with system_context("exception_file"):
         target_type, target_id = target_ref(target)
-        _owner, recovery = ownership_for(registered, market)
         now = timezone.now()
-        # Recovery runs in the market's business time (UNASSIGNED: always-open UTC).
-        due_at = add_business_minutes(market_calendar(market), now, recovery.total_seconds() / 60)
+        due_at = _due_at(registered, market.pk, now)
         item = ExceptionItem(
             market=market,
             second_market=second_market,

@@ -128,8 +128,11 @@ DATABASES = {
 _owner_options = dict(DATABASES["owner"]["OPTIONS"])  # type: ignore[call-overload]
 _owner_options["options"] = "-c role=leadops_owner"
 DATABASES["owner"]["OPTIONS"] = _owner_options
+# Connections are kept for a minute and reused by the next request on the same thread (a new
+# PostgreSQL connection costs more than a whole intake request). The access context cannot leak
+# through a reused connection: it lives in transaction-local settings (core/access.py).
 for _alias in DATABASES.values():
-    _alias["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+    _alias["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     _alias["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -239,6 +242,9 @@ CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 CSV_IMPORT_RETENTION_DAYS = env_int("CSV_IMPORT_RETENTION_DAYS", 30)
 # Public lead forms: submissions per minute from one client address to one form.
 LEAD_FORM_RATE = env_str("LEAD_FORM_RATE", "20/min")
+# How often each web process adds what it admitted to the shared rate counts, at the latest
+# (leadops/api/throttle.py; a client close to its limit is synced on every request).
+API_THROTTLE_SYNC_SECONDS = float(env_str("API_THROTTLE_SYNC_SECONDS", "1") or 1)
 
 # How long /healthz waits for the broker before calling it down.
 HEALTHZ_BROKER_TIMEOUT = env_int("HEALTHZ_BROKER_TIMEOUT", 3)
