@@ -81,13 +81,13 @@ def test_running_db_bootstrap_again_never_widens_the_audit_tables_rights():
                 "SELECT t, string_agg(p, ',' ORDER BY p) FROM unnest(%s::text[]) t,"
                 " unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p"
                 " WHERE has_table_privilege('leadops_app', t, p) GROUP BY t",
-                [list(roles.AUDIT_PRIVILEGES)],
+                [list(roles.NARROW_PRIVILEGES)],
             ).fetchall()
         )
 
     assert rights == {
         table: ",".join(sorted(p.strip() for p in wanted.split(",")))
-        for table, wanted in roles.AUDIT_PRIVILEGES.items()
+        for table, wanted in roles.NARROW_PRIVILEGES.items()
     }
     with (
         pytest.raises(DatabaseError, match="permission denied"),
