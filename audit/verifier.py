@@ -61,11 +61,22 @@ def _utf16_key(key: str) -> bytes:
 
 
 def _string(value: str, path: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise CanonicalizationError(f"{path}: lone surrogate in string, not valid Unicode") from exc
+    if not value.isascii():  # ASCII has no surrogates: most strings skip the check
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CanonicalizationError(
+                f"{path}: lone surrogate in string, not valid Unicode"
+            ) from exc
     return _encode_string(value)
+
+
+def _sorted_keys(value: dict[str, Any]) -> list[str]:
+    # Code point order is UTF-16 order unless a key holds a character above U+FFFF; ASCII keys
+    # (nearly all of them) are sorted as they are.
+    if all(key.isascii() for key in value):
+        return sorted(value)
+    return sorted(value, key=_utf16_key)
 
 
 def _write(value: Any, path: str, out: list[str]) -> None:
@@ -90,7 +101,7 @@ def _write(value: Any, path: str, out: list[str]) -> None:
             if not isinstance(key, str):
                 raise CanonicalizationError(f"{path}: object key {key!r} is not a string")
         out.append("{")
-        for index, key in enumerate(sorted(value, key=_utf16_key)):
+        for index, key in enumerate(_sorted_keys(value)):
             if index:
                 out.append(",")
             out.append(_string(key, path))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -117,6 +118,56 @@ class LeadInput(serializers.Serializer):
         if not (data.get("email") or "").strip() and not (data.get("phone") or "").strip():
             raise serializers.ValidationError({"email": ["Give an email or a phone."]})
         return data
+
+    def quick(self, data: Any) -> dict[str, Any] | None:
+        """What `run_validation(data)` returns, for input that is plainly valid (text fields
+        as strings within their lengths, a known active source, a flat attributes object),
+        without DRF's per-field machinery: a batch spends most of its validation time there.
+        None means "ask run_validation", which also words the errors. A property test holds
+        the two to the same answer."""
+        if not isinstance(data, dict):
+            return None
+        slug = data.get("source")
+        source = self.context["sources"].get(slug.strip()) if isinstance(slug, str) else None
+        if source is None:
+            return None
+        out: dict[str, Any] = {"source": source}
+        for name, length in INPUT_LENGTHS.items():
+            if name not in data:
+                continue
+            value = data[name]
+            if value is None:
+                out[name] = None
+                continue
+            if not isinstance(value, str):
+                return None
+            value = value.strip()
+            if len(value) > length or "\x00" in value or not _surrogate_free(value):
+                return None
+            out[name] = value
+        if not (out.get("email") or out.get("phone")):
+            return None
+        if "attributes" in data:
+            attributes = data["attributes"]
+            if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
+                return None
+            try:
+                out["attributes"] = self.validate_attributes(dict(attributes))
+            except serializers.ValidationError:
+                return None
+        if "occurred_at" in data:
+            try:
+                out["occurred_at"] = self.fields["occurred_at"].run_validation(data["occurred_at"])
+            except serializers.ValidationError:
+                return None
+        return out
+
+
+def _surrogate_free(text: str) -> bool:
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -327,7 +378,7 @@ def _validate(
             refused.append((i, _refused(sent, known, sent.refused, client, channel), "too_large"))
             continue
         try:
-            fields = dict(checker.run_validation(sent.checked))
+            fields = checker.quick(sent.checked) or dict(checker.run_validation(sent.checked))
         except serializers.ValidationError as exc:
             problems = {
                 k: [str(m) for m in v] if isinstance(v, list) else v

@@ -27,6 +27,24 @@ def _log(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
 
+def web_command(host: str, port: str) -> list[str]:
+    """gunicorn as `make run` starts it (bench/ingest_single.py starts the same)."""
+    return [
+        "gunicorn",
+        "leadops.wsgi",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "10",
+    ]
+
+
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "leadops.settings.base")
@@ -110,20 +128,7 @@ def main() -> int:
     # Children get their own sessions so one Ctrl-C reaches only this process, which then stops
     # them in order instead of racing them.
     commands = {
-        "web": [
-            "gunicorn",
-            "leadops.wsgi",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-            "--graceful-timeout",
-            "10",
-        ],
+        "web": web_command(host, port),
         "worker": [
             "celery",
             "-A",

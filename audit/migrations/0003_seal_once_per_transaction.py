@@ -22,8 +22,13 @@ gains nothing.
 from django.db import migrations
 
 SEAL_ALL = """
-CREATE OR REPLACE FUNCTION audit_seal() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+CREATE OR REPLACE FUNCTION audit_seal_pending(first_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+-- The planner settings hold for this call only: the pending events are a short id range at
+-- the end of a long table, and a misestimated generic plan would scan the whole log and all
+-- its links at every commit. These force the pkey range and one link probe per event.
 DECLARE
     prev bytea;
     last_seq bigint;
@@ -33,13 +38,10 @@ DECLARE
     chains bytea[] := '{}';
     pending record;
 BEGIN
-    IF EXISTS (SELECT 1 FROM audit_link WHERE event_id = NEW.id) THEN
-        RETURN NULL;  -- sealed by this transaction's first firing
-    END IF;
     SELECT head, seq INTO prev, last_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE;
     FOR pending IN
         SELECT e.id, e.entry_hash FROM audit_event e
-        WHERE e.id >= NEW.id
+        WHERE e.id >= first_id
           AND NOT EXISTS (SELECT 1 FROM audit_link l WHERE l.event_id = e.id)
         ORDER BY e.id
     LOOP
@@ -53,7 +55,17 @@ BEGIN
     INSERT INTO audit_link (seq, event_id, prev_hash, chain_hash)
         SELECT * FROM unnest(seqs, ids, prevs, chains);
     UPDATE audit_chain_head SET seq = last_seq, head = prev WHERE id = 1;
-    RETURN NULL;
+END;
+$$;
+REVOKE ALL ON FUNCTION audit_seal_pending(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION audit_seal() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM audit_link WHERE event_id = NEW.id) THEN
+        PERFORM audit_seal_pending(NEW.id);
+    END IF;
+    RETURN NULL;  -- later firings: sealed by this transaction's first one
 END;
 $$;
 """
@@ -85,5 +97,8 @@ class Migration(migrations.Migration):
             " TO CURRENT_USER USING (true)",
             reverse_sql="DROP POLICY IF EXISTS audit_event_sealer_reads ON audit_event",
         ),
-        migrations.RunSQL(sql=SEAL_ALL, reverse_sql=SEAL_EACH),
+        migrations.RunSQL(
+            sql=SEAL_ALL,
+            reverse_sql=SEAL_EACH + "DROP FUNCTION IF EXISTS audit_seal_pending(bigint);",
+        ),
     ]

@@ -91,8 +91,22 @@ class Lead(MarketScopedModel):
     first_source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # As every market-scoped row, but without its own index: `lead_market_updated` starts with
+    # the market and serves every lookup by it.
+    market = models.ForeignKey(
+        "markets.Market",
+        on_delete=models.PROTECT,
+        related_name="leads_lead_set",
+        db_index=False,
+    )
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=_history_user)
+    # The history is read by lead id and date only: copies of the foreign keys need no index
+    # there (each costs every ingested lead an index insert).
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"],
+        get_user=_history_user,
+        no_db_index=["market", "owner", "first_source"],
+    )
 
     class Meta(MarketScopedModel.Meta):
         ordering = ["-updated_at", "-id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SHOWN_LIMIT = 40
 
@@ -36,6 +37,7 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
 
+@lru_cache(maxsize=16384)  # pure, and hosts repeat far more than the addresses on them
 def ascii_host(host: str) -> str | None:
     """`host` as lowercase ASCII (punycode for IDNs), or None when it is not a public host name.
 
