@@ -54,7 +54,9 @@ def start_server(conninfo: str, port: int, cache_url: str) -> subprocess.Popen[b
         cwd=ROOT,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,  # the access log is written, as in `make run`, and dropped
+        # The access log is written, as in `make run`, and dropped; gunicorn's own log too.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -22,7 +22,7 @@ def sql_run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     connection.ensure_connection()
     started = time.perf_counter()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall() if cursor.description is not None else []
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.perf_counter() - started:.3f}"})

@@ -136,6 +136,11 @@ def exceptions_file_many(
 def _file_many(filings: Sequence[Filing]) -> list[tuple[int | None, Entry | None]]:
     now = timezone.now()
     kinds = {f.kind: kind_get(f.kind) for f in filings}
+    # Every item of a call is filed at the same moment: one due time per kind and market.
+    due = {
+        (f.kind, f.market_id): _due_at(kinds[f.kind], f.market_id, now)
+        for f in {(f.kind, f.market_id): f for f in filings}.values()
+    }
     rows, seen = [], set()
     for f in filings:
         key = (f.kind, *f.target)
@@ -154,7 +159,7 @@ def _file_many(filings: Sequence[Filing]) -> list[tuple[int | None, Entry | None
                 f.error_class,
                 f.remediation,
                 now,
-                _due_at(kinds[f.kind], f.market_id, now),
+                due[(f.kind, f.market_id)],
                 str(ExceptionItem.Status.OPEN),
                 "",
                 "",
