@@ -206,19 +206,24 @@ class Answer:
     errors: dict[str, Any] = field(default_factory=dict)
 
 
-def answer_body(result: IngestResult) -> dict[str, Any]:
-    """The full answer about a lead in the caller's markets: ids, outcome, market code, status."""
+def answer_body(result: IngestResult, scope: frozenset[int] | None = None) -> dict[str, Any]:
+    """The full answer about a lead in the caller's markets: ids, outcome, market code, status.
+    A review whose candidate is in a market outside `scope` reads as `created`: the caller
+    learns nothing about who exists elsewhere (both answer 201)."""
+    outcome, duplicate_of = result.outcome, result.duplicate_of
+    if scope is not None and result.duplicate_market_id not in (None, *scope):
+        outcome, duplicate_of = Submission.Outcome.CREATED, None
     return {
         "submission_id": result.submission_id,
         "lead_id": result.lead_id,
-        "outcome": result.outcome,
+        "outcome": str(outcome),
         "reason": result.reason or None,
         "market": result.market,
         "status": result.status,
         "owner": None,
         "routing": None,
         "sla": None,
-        "duplicate_of": result.duplicate_of,
+        "duplicate_of": duplicate_of,
     }
 
 
@@ -330,13 +335,14 @@ def _work(
                 body={"submission_id": result.submission_id, "outcome": "accepted"},
             )
         else:
+            body = answer_body(result, answer_scope)
             answers[i] = Answer(
                 index=i,
                 kind="done",
-                outcome=result.outcome,
+                outcome=body["outcome"],
                 submission_id=result.submission_id,
                 lead_id=result.lead_id,
-                body=answer_body(result),
+                body=body,
             )
 
     # 5. Keys: finished ones remember their answer; refused ones are free again.

@@ -3,6 +3,7 @@ domain (an index lookup that RLS does not defeat); no full COUNT(*) on the list.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -26,7 +27,7 @@ from leadops.core.admin import (
     request_scope,
 )
 from leadops.core.services import JobScope, job_create
-from leadops.leads import normalize
+from leadops.leads import admin_reviews, normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
 from leadops.leads.sources import source_ensure, source_form_set
@@ -193,6 +194,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
     show_full_result_count = False
     inlines = [TouchInline, ActivityInline, SubmissionInline]
     change_list_template = "admin/leads/lead/change_list.html"
+    change_form_template = "admin/leads/lead/change_form.html"
     readonly_fields = (
         "market",
         "status",
@@ -235,8 +237,36 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         return format_html('<table class="lo-attributes">{}</table>', rows)
 
     def get_urls(self) -> list[URLPattern]:
+        def view(name: str, route: str, fn: Any) -> URLPattern:
+            return path(route, self.admin_site.admin_view(fn), name=f"leads_lead_{name}")
+
         retag = path("retag/", self.admin_site.admin_view(self.retag_view), name="leads_retag")
-        return [retag, *super().get_urls()]
+        return [
+            retag,
+            view("review", "review/<int:item_id>/", partial(admin_reviews.review_view, self)),
+            view("identity", "identity/<int:item_id>/", partial(admin_reviews.identity_view, self)),
+            view("unmerge", "unmerge/<int:merge_id>/", partial(admin_reviews.unmerge_view, self)),
+            view("duplicates", "<int:lead_id>/duplicates/", self.duplicates_action_view),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        lead = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if lead is not None:
+            context["dupes"] = admin_reviews.lead_duplicates_context(request, lead)
+        return super().change_view(request, object_id, form_url, context)
+
+    def duplicates_action_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
+        """The lead page's duplicate actions: look for duplicates, detach a submission, undo a
+        "not duplicates" mark."""
+        if request.method != "POST":
+            raise PermissionDenied
+        lead = get_object_or_404(self.get_queryset(request), pk=lead_id)
+        admin_reviews.duplicates_act(request, lead)
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
 
     def retag_view(self, request: HttpRequest) -> HttpResponse:
         """Preview what a market-table version would move, then move it: both as Jobs."""

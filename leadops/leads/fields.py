@@ -57,10 +57,11 @@ LEAD_COLUMNS = [
     "country",
     "region",
     "postal_code",
+    "name_key",
 ]
 # Raw email and phone differ in spelling only; their normalized forms carry the meaning, so a
-# merge keeps no alternate for them.
-ALTERNATE_COLUMNS = [name for name in LEAD_COLUMNS if name not in ("email", "phone")]
+# merge keeps no alternate for them (nor for the name key, which the names it comes from keep).
+ALTERNATE_COLUMNS = [name for name in LEAD_COLUMNS if name not in ("email", "phone", "name_key")]
 # Personal data: blanked by erasure (company and country describe no one).
 PERSONAL_COLUMNS = [
     "email",
@@ -69,5 +70,6 @@ PERSONAL_COLUMNS = [
     "phone_e164",
     "first_name",
     "last_name",
+    "name_key",
     "title",
 ]

@@ -30,6 +30,7 @@ from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.core.sql import sql_run, unnest_arrays
+from leadops.leads.dedupe import Found, Review, max_candidates, review_find, shared_phone_limit
 from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS
 from leadops.leads.history import history_insert_sql
 from leadops.leads.models import Lead, Source, Submission
@@ -58,10 +59,12 @@ class IngestResult:
     status: str | None
     reason: str = ""
     duplicate_of: int | None = None
+    # The market of `duplicate_of` (an answer names it only to a caller holding that market).
+    duplicate_market_id: int | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: items are candidates of later items
 class _Item:
     """One item on its way through a call: what it is, then what was decided for it."""
 
@@ -77,6 +80,9 @@ class _Item:
     lead_id: int | None = None
     joins: _Item | None = None
     alternates: dict[str, Any] = field(default_factory=dict)
+    review: Review | None = None
+    # Conflicting identity: the lead the email names and the one the external id names.
+    conflict: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def lead(self) -> dict[str, str]:
@@ -95,63 +101,117 @@ class _Item:
 # --- step 1: decide ---------------------------------------------------------------------
 
 
-LOOKUP_COLUMNS = ["id", "market_id", "status", "attributes", *LEAD_COLUMNS]
+LOOKUP_COLUMNS = ["id", "market_id", "status", "attributes", "merged_into_id", *LEAD_COLUMNS]
 
 
-def _existing(
-    items: list[_Item],
-) -> tuple[
-    dict[tuple[int, str], dict[str, Any]], dict[tuple[int, str], int], dict[int, dict[str, Any]]
-]:
-    """Leads matching by (market, email) and external ids matching by (source, id), in one
-    statement of two index lookups (an OR across them would scan the whole table)."""
+@dataclass
+class _Lookup:
+    """What intake's one lookup statement found: exact matches by (market, email) and by
+    (source, external id), the rows for the review tiers, and every lead row seen."""
+
+    by_email: dict[tuple[int, str], dict[str, Any]]
+    by_ext: dict[tuple[int, str], int]
+    found: Found
+    leads: dict[int, dict[str, Any]]
+
+
+def _existing(items: list[_Item]) -> _Lookup:
+    """Leads by email (every market: the same market is the exact tier, another one a review),
+    external ids by (source, id), leads by phone (at most the switchboard limit + 1 each) and by
+    name at a company domain, and the survivors of merged leads found: one statement of index
+    lookups (an OR across them would scan the whole table)."""
     ext = [i.ext_key for i in items if i.ext_key]
-    emails = [i.email_key for i in items if i.email_key]
+    emails = sorted({i.lead["email_norm"] for i in items if i.lead["email_norm"]})
+    phones = sorted({i.lead["phone_e164"] for i in items if i.lead["phone_e164"]})
+    names = sorted(
+        {
+            (i.lead["name_key"], i.lead["company_domain"])
+            for i in items
+            if i.lead["name_key"] and i.lead["company_domain"]
+        }
+    )
     columns = ", ".join(f"l.{name}" for name in LOOKUP_COLUMNS)
     rows = sql_run(
         "WITH ext AS (SELECT e.source_id, e.external_id, e.lead_id FROM leads_leadexternalid e"
         "   JOIN unnest(%b::bigint[], %b::varchar[]) AS k(s, x)"
-        "   ON e.source_id = k.s AND e.external_id = k.x)"
-        f" SELECT ext.source_id, ext.external_id, {columns} FROM ext"
+        "   ON e.source_id = k.s AND e.external_id = k.x),"
+        " em AS (SELECT * FROM leads_lead WHERE email_norm = ANY(%b::varchar[]))"
+        f" SELECT 'x', ext.source_id::text, ext.external_id, {columns} FROM ext"
         "   JOIN leads_lead l ON l.id = ext.lead_id"
-        f" UNION ALL SELECT NULL, NULL, {columns} FROM leads_lead l"
-        "   JOIN unnest(%b::bigint[], %b::varchar[]) AS m(mk, em)"
-        "   ON l.market_id = m.mk AND l.email_norm = m.em AND l.email_norm <> ''",
-        [[s for s, _ in ext], [x for _, x in ext], [m for m, _ in emails], [e for _, e in emails]],
+        f" UNION ALL SELECT 'e', NULL, NULL, {columns} FROM em l WHERE l.email_norm <> ''"
+        f" UNION ALL SELECT 's', NULL, NULL, {columns} FROM leads_lead l"
+        "   WHERE l.id IN (SELECT merged_into_id FROM em)"
+        f" UNION ALL SELECT 'p', NULL, NULL, {columns} FROM unnest(%b::varchar[]) AS p(ph)"
+        "   CROSS JOIN LATERAL (SELECT * FROM leads_lead l WHERE l.phone_e164 = p.ph"
+        "   AND l.merged_into_id IS NULL ORDER BY l.id LIMIT %b::int) l"
+        f" UNION ALL SELECT 'n', NULL, NULL, {columns}"
+        "   FROM unnest(%b::varchar[], %b::varchar[]) AS n(nk, dom)"
+        "   CROSS JOIN LATERAL (SELECT * FROM leads_lead l WHERE l.name_key = n.nk"
+        "   AND l.company_domain = n.dom AND l.name_key <> '' AND l.company_domain <> ''"
+        "   AND l.merged_into_id IS NULL ORDER BY l.id LIMIT %b::int) l",
+        [
+            [s for s, _ in ext],
+            [x for _, x in ext],
+            emails,
+            phones,
+            shared_phone_limit() + 1,
+            [k for k, _ in names],
+            [d for _, d in names],
+            max_candidates_per_key(),
+        ],
     )
     leads: dict[int, dict[str, Any]] = {}
     by_ext: dict[tuple[int, str], int] = {}
-    for source_id, external_id, *values in rows:
+    found = Found()
+    for kind, source_id, external_id, *values in rows:
         lead = dict(zip(LOOKUP_COLUMNS, values, strict=True))
         # Django's connection hands jsonb over as text (JSONField decodes it itself).
         if isinstance(lead["attributes"], str):
             lead["attributes"] = json.loads(lead["attributes"])
         leads[lead["id"]] = lead
-        if source_id is not None:
-            by_ext[(source_id, external_id)] = lead["id"]
-    by_email = {
-        (lead["market_id"], lead["email_norm"]): lead
-        for lead in leads.values()
-        if lead["email_norm"]
-    }
-    return by_email, by_ext, leads
+        if kind == "x":
+            by_ext[(int(source_id), external_id)] = lead["id"]
+        elif kind == "e":
+            found.by_email.setdefault(lead["email_norm"], []).append(lead["id"])
+        elif kind == "p":
+            found.by_phone.setdefault(lead["phone_e164"], []).append(lead["id"])
+        elif kind == "n":
+            key = (lead["name_key"], lead["company_domain"])
+            found.by_name.setdefault(key, []).append(lead["id"])
+    # The exact tier: the lead with that email in that market, or the lead a person merged it
+    # into (its email still finds the survivor).
+    by_email = {}
+    for ids in found.by_email.values():
+        for lead_id in ids:
+            lead = leads[lead_id]
+            survivor = leads.get(lead["merged_into_id"]) if lead["merged_into_id"] else lead
+            if survivor is not None:
+                by_email[(lead["market_id"], lead["email_norm"])] = survivor
+    return _Lookup(by_email=by_email, by_ext=by_ext, found=found, leads=leads)
+
+
+def max_candidates_per_key() -> int:
+    """Rows read per name key: enough to fill an item after leaving some out."""
+    return max_candidates() * 2
 
 
 def _decide(
     it: _Item,
-    by_email: dict[tuple[int, str], dict[str, Any]],
-    by_ext: dict[tuple[int, str], int],
+    look: _Lookup,
     planned: dict[tuple[Any, ...], _Item],
+    made: list[_Item],
 ) -> None:
     """What becomes of `it`: `planned` holds the new identities of this call so far, so the
-    same new person twice in one call makes one lead."""
+    same new person twice in one call makes one lead; `made`, the new leads so far, which the
+    review tiers compare with like stored leads."""
     if it.norm.unusable:
         it.outcome, it.reason = Outcome.REJECTED, "no usable email or phone"
         return
-    by_mail = by_email[it.email_key]["id"] if it.email_key in by_email else None
-    by_id = by_ext.get(it.ext_key) if it.ext_key else None
+    by_mail = look.by_email[it.email_key]["id"] if it.email_key in look.by_email else None
+    by_id = look.by_ext.get(it.ext_key) if it.ext_key else None
     if by_mail and by_id and by_mail != by_id:
         it.outcome, it.reason = Outcome.QUARANTINED, "conflicting_identity"
+        it.conflict = (look.leads[by_mail], look.leads[by_id])
         return
     match = by_mail or by_id
     earlier = planned.get(("e", it.email_key)) or planned.get(("x", it.ext_key))
@@ -165,7 +225,18 @@ def _decide(
         it.outcome, it.joins = Outcome.MERGED, earlier
     else:
         it.outcome, it.create = Outcome.CREATED, True
+        # Nothing proves who it is: the review tiers may still say who it might be.
+        it.review = review_find(
+            lead=it.lead,
+            market_id=it.tag.market_id,
+            found=look.found,
+            leads=look.leads,
+            earlier=[(m, m.lead, m.tag.market_id) for m in made],
+        )
+        if it.review is not None:
+            it.outcome = Outcome.REVIEW
     if it.create:
+        made.append(it)
         for key in (("e", it.email_key), ("x", it.ext_key)):
             if key[1]:
                 planned[key] = it
@@ -188,11 +259,12 @@ def _prepare(items: Sequence[IngestItem], index: TableIndex) -> list[_Item]:
 
 
 def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
-    by_email, by_ext, existing = _existing(work)
+    look = _existing(work)
     planned: dict[tuple[Any, ...], _Item] = {}
+    made: list[_Item] = []
     for it in work:
-        _decide(it, by_email, by_ext, planned)
-    return existing
+        _decide(it, look, planned, made)
+    return look.leads
 
 
 def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestResult]:
@@ -300,12 +372,14 @@ def _write(
         if it.joins is not None:
             it.lead_id = it.joins.lead_id
     if lost:  # a parallel call created the same identity first: merge into its lead instead
-        by_email, by_ext, more = _existing(lost)
-        existing.update(more)
+        look = _existing(lost)
+        existing.update(look.leads)
         for it in lost:
-            it.create = False
-            winner = by_email.get(it.email_key) if it.email_key else None
-            it.lead_id = winner["id"] if winner else by_ext.get(it.ext_key) if it.ext_key else None
+            it.create, it.review = False, None
+            winner = look.by_email.get(it.email_key) if it.email_key else None
+            it.lead_id = (
+                winner["id"] if winner else look.by_ext.get(it.ext_key) if it.ext_key else None
+            )
             if not it.norm.quarantine:
                 it.outcome = Outcome.MERGED
         for it in work:  # whoever joined a lost lead goes with it to the winner
@@ -364,11 +438,22 @@ def _write(
             market_id=market_of[it.lead_id],
             status=status_of[it.lead_id],
             reason=it.reason,
-            duplicate_of=it.lead_id if it.outcome == Outcome.MERGED else None,
+            duplicate_of=_duplicate_of(it)[0],
+            duplicate_market_id=_duplicate_of(it)[1],
             errors=it.norm.unusable,
         )
         for it, sid in zip(work, submission_ids, strict=True)
     ]
+
+
+def _duplicate_of(it: _Item) -> tuple[int | None, int | None]:
+    """The lead an item merged into, or the first candidate of its review, with its market."""
+    if it.outcome == Outcome.MERGED:
+        return it.lead_id, None
+    if it.outcome == Outcome.REVIEW and it.review is not None:
+        first = it.review.candidates[0]
+        return first.lead_id, first.market_id
+    return None, None
 
 
 LEAD_INSERT_COLUMNS = [
@@ -621,10 +706,20 @@ def _file_exceptions(
             target = (
                 ("leads.lead", str(it.lead_id)) if it.lead_id else ("leads.submission", str(sid))
             )
+            second, details = None, {}
+            if it.conflict is not None:
+                # About two leads: filed in both their markets, so only a reader holding both
+                # sees it (and the page that lets them choose).
+                by_mail, by_id = it.conflict
+                market_id = by_mail["market_id"]
+                if by_id["market_id"] != market_id:
+                    second = by_id["market_id"]
+                details = {"email_lead": by_mail["id"], "external_id_lead": by_id["id"]}
             filings.append(
                 Filing(
                     kind="quarantined",
                     market_id=market_id,
+                    second_market_id=second,
                     target=(target[0], str(target[1])),
                     summary=f"Submission #{sid} quarantined: {it.reason}",
                     details={
@@ -632,12 +727,16 @@ def _file_exceptions(
                         "lead": it.lead_id,
                         "reason": it.reason,
                         "trace": it.norm.trace,
+                        **details,
                     },
                     error_class="data",
                     remediation="Fix the fields and release the lead, or dismiss it.",
                 )
             )
-        elif it.create and it.tag.row_id is None:
+            continue
+        if it.outcome == Outcome.REVIEW and it.review is not None and it.lead_id:
+            filings.append(_review_filing(it.review, it.lead_id, market_id))
+        if it.create and it.tag.row_id is None:
             filings.append(
                 Filing(
                     kind="unmarketed",
@@ -656,6 +755,25 @@ def _file_exceptions(
                 )
             )
     exceptions_file_many(actor=actor, filings=filings, audit_into=audit)
+
+
+def _review_filing(review: Review, lead_id: int, market_id: int) -> Any:
+    """One `duplicate_review` item for a new lead and every candidate (capped): in the lead's
+    market and, when candidates are in another, that one too, so only a reader holding both
+    sees it."""
+    from leadops.queue.services import Filing
+
+    others = {c.market_id for c in review.candidates} - {market_id}
+    return Filing(
+        kind="duplicate_review",
+        market_id=market_id,
+        second_market_id=next(iter(others), None),
+        target=("leads.lead", str(lead_id)),
+        summary=review.summary(lead_id),
+        details=review.details(lead_id),
+        error_class="data",
+        remediation="Compare the leads side by side: merge them, or keep them separate.",
+    )
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,13 @@ class Lead(MarketScopedModel):
     country = models.CharField(max_length=2, blank=True)
     region = models.CharField(max_length=10, blank=True)
     postal_code = models.CharField(max_length=16, blank=True)
+    # First and last name as the name + company tier of dedupe compares them (normalize.name_key).
+    name_key = models.CharField(max_length=200, blank=True, editable=False)
+    # Set when a person merged this lead into another: the row stays (its snapshot is on the
+    # LeadMerge) and intake follows the link, so the absorbed email still finds the survivor.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # What a source sent beyond the canonical fields: at most 50 keys of scalar values.
     attributes = models.JSONField(default=dict, blank=True)
     # A test lead (set only by system actors): never counted in metrics, never sent to a CRM,
@@ -105,7 +112,7 @@ class Lead(MarketScopedModel):
     history = HistoricalRecords(
         excluded_fields=["updated_at"],
         get_user=_history_user,
-        no_db_index=["market", "owner", "first_source"],
+        no_db_index=["market", "owner", "first_source", "merged_into"],
     )
 
     class Meta(MarketScopedModel.Meta):
@@ -139,6 +146,17 @@ class Lead(MarketScopedModel):
             models.Index(fields=["email_norm"], name="lead_email_norm"),
             models.Index(fields=["phone_e164"], name="lead_phone"),
             models.Index(fields=["company_domain"], name="lead_company_domain"),
+            # The name + company tier: only leads with both a full name and a company domain.
+            models.Index(
+                fields=["name_key", "company_domain"],
+                name="lead_name_at_domain",
+                condition=~models.Q(name_key="") & ~models.Q(company_domain=""),
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="lead_merged_into",
+                condition=models.Q(merged_into__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -268,6 +286,75 @@ class Activity(MarketScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+
+class DuplicateMark(MarketScopedModel):
+    """A person's word that two leads are different people: the pair is never offered for
+    review again. Deleting the mark (audited) undoes it. Like the review item, a pair across
+    two markets is visible only to someone holding both."""
+
+    second_market = models.ForeignKey(
+        "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The pair in id order, so (a, b) and (b, a) are one mark.
+    lead_low = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    lead_high = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    marked_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(MarketScopedModel.Meta):
+        verbose_name = "not-a-duplicate mark"
+        constraints = [
+            models.UniqueConstraint(fields=["lead_low", "lead_high"], name="duplicate_mark_once"),
+            models.CheckConstraint(
+                condition=models.Q(lead_low__lt=models.F("lead_high")),
+                name="duplicate_mark_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.lead_low_id} ≠ #{self.lead_high_id}"
+
+
+class LeadMerge(MarketScopedModel):
+    """A reviewed merge: `absorbed` joined `survivor`. The absorbed lead's row stays (marked
+    `merged_into`); `snapshot` holds both leads' fields as they were and the values picked,
+    `moved` the ids of the touches, external ids and activities that followed the survivor,
+    so an unmerge can put everything back. The snapshot holds personal data: it has an eraser.
+    `market` is the survivor's; `second_market` the absorbed lead's when it differs."""
+
+    class State(models.TextChoices):
+        MERGED = "merged", "Merged"
+        UNMERGED = "unmerged", "Unmerged"
+
+    second_market = models.ForeignKey(
+        "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    survivor = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="merges")
+    absorbed = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="absorptions")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.MERGED)
+    snapshot = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    note = models.CharField(max_length=300, blank=True)
+    merged_by = models.CharField(max_length=150)
+    merged_at = models.DateTimeField(default=timezone.now)
+    unmerged_by = models.CharField(max_length=150, blank=True)
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(MarketScopedModel.Meta):
+        ordering = ["-merged_at", "-id"]
+        constraints = [
+            # A lead is absorbed at most once at a time.
+            models.UniqueConstraint(
+                fields=["absorbed"],
+                condition=models.Q(state="merged"),
+                name="lead_merge_absorbed_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Merge #{self.pk}: #{self.absorbed_id} → #{self.survivor_id}"
 
 
 class IdempotencyKey(models.Model):

@@ -76,6 +76,7 @@ _phone = lru_cache(maxsize=16384)(n.normalize_phone)
 _email = lru_cache(maxsize=16384)(n.normalize_email)
 _name = lru_cache(maxsize=16384)(n.normalize_name)
 _domain = lru_cache(maxsize=16384)(n.company_domain)
+_name_key = lru_cache(maxsize=16384)(n.name_key)
 
 
 def normalize_item(item: IngestItem) -> Normalized:
@@ -86,20 +87,22 @@ def normalize_item(item: IngestItem) -> Normalized:
     postal = _postal(raw["postal_code"], country=country.value)
     phone = _phone(raw["phone"], region=country.value or item.source.default_region or None)
     email = _email(raw["email"])
+    first, last = _name(raw["first_name"]), _name(raw["last_name"])
     lead = {
         "email": raw["email"],
         "email_norm": email.value,
         "phone": raw["phone"],
         "phone_e164": phone.value,
         "phone_flag": phone.problem if phone.severity == "flag" else "",
-        "first_name": _name(raw["first_name"]),
-        "last_name": _name(raw["last_name"]),
+        "first_name": first,
+        "last_name": last,
         "company": " ".join(raw["company"].split()),
         "company_domain": _domain(website=raw["website"], email=email.value),
         "title": " ".join(raw["title"].split()),
         "country": country.value,
         "region": region.value,
         "postal_code": postal.value,
+        "name_key": _name_key(first, last),
     }
     checked = {
         "email": email,

@@ -13,6 +13,12 @@ from leadops.core.errors import ApplicationError
 from leadops.leads.fields import LEAD_INPUTS, PERSONAL_COLUMNS
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.moves import Move, leads_move
+from leadops.leads.reviews import (
+    DUPLICATE_REVIEW,
+    IDENTITY_RESOLUTIONS,
+    identity_page_url,
+    lead_duplicates_check,
+)
 from leadops.leads.status import allowed_next, can_move
 from leadops.markets.models import Market
 from leadops.queue.models import ExceptionItem
@@ -53,6 +59,8 @@ def _release(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
     lead = _held_lead(item)
     if lead is not None:
         lead_status_change(actor=actor, lead=lead, status=Lead.Status.NEW, note="released")
+        # Intake skipped the review tiers while the lead was held: look now.
+        lead_duplicates_check(actor=actor, lead=lead)
 
 
 def _disqualify(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
@@ -217,7 +225,9 @@ QUARANTINED = ExceptionKind(
     label="Quarantined submission",
     owner_group="Managers {market}",
     recovery=timedelta(hours=8),
+    page=identity_page_url,
     resolutions=(
+        *IDENTITY_RESOLUTIONS,
         Resolution(
             "fix",
             "Fix and release",
@@ -258,4 +268,5 @@ UNMARKETED = ExceptionKind(
 
 def lead_kinds_register() -> None:
     kind_register(QUARANTINED)
+    kind_register(DUPLICATE_REVIEW)
     kind_register(UNMARKETED)

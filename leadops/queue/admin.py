@@ -277,14 +277,17 @@ class ExceptionItemAdmin(MarketScopedAdminMixin, admin.ModelAdmin[ExceptionItem]
         context = dict(extra_context or {})
         if item is not None:
             try:
-                resolutions = kind_get(item.kind).resolutions
+                kind = kind_get(item.kind)
+                page = kind.page_url(item)
+                resolutions = tuple(r for r in kind.resolutions if not r.on_page or page is None)
             except UnknownKind:
-                resolutions = ()
+                page, resolutions = None, ()
             context.update(
                 {
                     "title": f"{self.kind_label(item)} #{item.pk}",
                     "item": item,
                     "resolutions": resolutions,
+                    "page_url": page,
                     "claimed_by_me": item.claim_active() and item.claimed_by_id == request.user.pk,
                     "claimed_by_other": item.claim_active()
                     and item.claimed_by_id != request.user.pk,

@@ -24,6 +24,8 @@ class Resolution:
     # When set, the person is asked for a value (this is the question) and the handler gets it
     # as `value=`, e.g. the market to put a lead in.
     ask: str = ""
+    # Offered only on the kind's own page (the value is built there, e.g. a merge's choices).
+    on_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ class ExceptionKind:
     owner_group: str
     recovery: timedelta
     resolutions: tuple[Resolution, ...] = field(default_factory=tuple)
+    # The item's own page (e.g. a side-by-side review), if it has one: the URL, or None when
+    # this item has none.
+    page: Callable[[ExceptionItem], str | None] | None = None
+
+    def page_url(self, item: ExceptionItem) -> str | None:
+        return self.page(item) if self.page is not None else None
 
     def resolution(self, key: str) -> Resolution | None:
         return next((r for r in self.resolutions if r.key == key), None)

@@ -240,6 +240,10 @@ API_CLIENT_RATE = env_str("API_CLIENT_RATE", "600/min")
 # CSV import: the largest file taken, and how long uploads and results files are kept.
 CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 CSV_IMPORT_RETENTION_DAYS = env_int("CSV_IMPORT_RETENTION_DAYS", 30)
+# Dedupe review tiers: a phone shared by more leads than this is a switchboard and stops filing
+# reviews; an item lists at most this many candidates.
+DEDUPE_SHARED_PHONE_LIMIT = env_int("DEDUPE_SHARED_PHONE_LIMIT", 5)
+DEDUPE_MAX_CANDIDATES = env_int("DEDUPE_MAX_CANDIDATES", 5)
 # Public lead forms: submissions per minute from one client address to one form.
 LEAD_FORM_RATE = env_str("LEAD_FORM_RATE", "20/min")
 # How often each web process adds what it admitted to the shared rate counts, at the latest

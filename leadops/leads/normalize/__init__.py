@@ -22,7 +22,7 @@ class Normalized:
 from leadops.leads.normalize.country import normalize_country  # noqa: E402
 from leadops.leads.normalize.domain import company_domain, is_free_mail  # noqa: E402
 from leadops.leads.normalize.email import normalize_email  # noqa: E402
-from leadops.leads.normalize.names import normalize_name, split_full_name  # noqa: E402
+from leadops.leads.normalize.names import name_key, normalize_name, split_full_name  # noqa: E402
 from leadops.leads.normalize.phone import normalize_phone  # noqa: E402
 from leadops.leads.normalize.postal import normalize_postal_code  # noqa: E402
 from leadops.leads.normalize.region import normalize_region  # noqa: E402
@@ -31,6 +31,7 @@ __all__ = [
     "Normalized",
     "company_domain",
     "is_free_mail",
+    "name_key",
     "normalize_country",
     "normalize_email",
     "normalize_name",

@@ -70,3 +70,26 @@ def _title_word(word: str, *, first: bool) -> str:
     if not first and word in _GENERATIONS:
         return word.upper()
     return "".join(piece[:1].title() + piece[1:] for piece in _PIECE.split(word))
+
+
+def name_key(first: str | None, last: str | None) -> str:
+    """The key under which two people's full names count as the same, for the name + company
+    tier of dedupe: "" unless both parts are given (a first name alone names nobody).
+
+    Compatibility-decomposed with the accents dropped, case-folded, punctuation made space and
+    spacing collapsed: "Zoë  O'Brien" and "ZOE O BRIEN" share a key; "Ann" and "Anna" do not
+    (whole keys are compared, never substrings).
+    """
+    parts = []
+    for raw in (first, last):
+        text = unicodedata.normalize("NFKD", raw or "").translate(_INVISIBLE)
+        text = "".join(
+            " " if unicodedata.category(ch)[0] in "PZC" else ch
+            for ch in text
+            if not unicodedata.combining(ch)
+        )
+        words = text.casefold().split()
+        if not words:
+            return ""
+        parts.extend(words)
+    return " ".join(parts)[:200]
