@@ -48,7 +48,8 @@ def test_the_same_email_in_another_market_is_a_review_in_both_markets(
 
     # then a new lead in B, linked to the known one by one review item scoped to both markets
     assert (new.outcome, new.market) == ("review", "BBB")
-    assert new.lead_id != known.lead_id and new.duplicate_of == known.lead_id
+    assert new.lead_id != known.lead_id
+    assert new.duplicate_of == known.lead_id
     [review] = reviews()
     assert (review.market_id, review.second_market_id) == (market_b.id, market_a.id)
     assert review.target_id == str(new.lead_id)
@@ -64,8 +65,10 @@ def test_the_same_phone_only_is_a_review_and_the_same_email_in_one_market_still_
     [phone_only] = ingest(web, {"email": "b@other.io", "phone": "030 1234567", **DE})
     [same_email] = ingest(web, {"email": "a@acme.io", **DE})
 
-    assert phone_only.outcome == "review" and phone_only.duplicate_of == first.lead_id
-    assert same_email.outcome == "merged" and same_email.lead_id == first.lead_id
+    assert phone_only.outcome == "review"
+    assert phone_only.duplicate_of == first.lead_id
+    assert same_email.outcome == "merged"
+    assert same_email.lead_id == first.lead_id
     [review] = reviews()
     assert review.second_market_id is None  # both in A
     assert review.details["candidates"][0]["tiers"] == ["phone"]
@@ -116,7 +119,8 @@ def test_free_mail_domains_never_make_a_company_match(table, web):
         web, {"email": "zoe.o@gmail.com", "first_name": "Zoë", "last_name": "O'Brien", **DE}
     )
 
-    assert other.outcome == "created" and reviews() == []
+    assert other.outcome == "created"
+    assert reviews() == []
 
 
 def review_tiers(lead_id):
@@ -157,7 +161,8 @@ def test_candidates_per_item_are_capped(table, web, settings):
     [fourth] = ingest(web, {"email": "p9@acme.io", "phone": "+49 30 5550000", **DE})
 
     [item] = [r for r in reviews() if r.target_id == str(fourth.lead_id)]
-    assert len(item.details["candidates"]) == 2 and item.details["omitted"] == 1
+    assert len(item.details["candidates"]) == 2
+    assert item.details["omitted"] == 1
 
 
 @pytest.mark.django_db
