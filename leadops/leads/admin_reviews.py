@@ -46,7 +46,25 @@ def _can_work_queue(request: HttpRequest) -> None:
 
 def _value(lead: Lead, columns: tuple[str, ...]) -> str:
     parts = [getattr(lead, c) for c in columns]
-    return " ".join(str(p) for p in parts if p not in (None, "")) or "—"
+    return (
+        " ".join(
+            f"{p:%Y-%m-%d %H:%M} UTC" if hasattr(p, "strftime") else str(p)
+            for p in parts
+            if p not in (None, "")
+        )
+        or "—"
+    )
+
+
+# What a merge does with a field the person does not pick (shown where the leads differ).
+KEPT_NOTE = {
+    "market": "the survivor's: a merge never changes it",
+    "status": "the survivor's: a merge never changes it",
+    "owner": "the survivor's: a merge never changes it",
+    "email": "each lead keeps its own; the absorbed one's still finds the survivor",
+    "created": "—",
+}
+FILL_NOTE = "the survivor's; filled from the other lead where empty"
 
 
 def _side(lead: Lead) -> dict[str, Any]:
@@ -74,6 +92,7 @@ def compare_rows(left: Lead, right: Lead) -> list[dict[str, Any]]:
                 "right": b,
                 "differs": a != b,
                 "pick": key in pickable,
+                "note": KEPT_NOTE.get(key, FILL_NOTE) if a != b else "—",
             }
         )
     return rows

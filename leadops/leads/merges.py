@@ -49,6 +49,7 @@ PICKABLE: dict[str, tuple[str, ...]] = {
 # Never copied to the survivor: the email stays with its lead (it finds the survivor through
 # `merged_into`; two leads of one market may not share it).
 KEPT = ("email", "email_norm")
+PLACE = ("country", "region", "postal_code")
 SNAPSHOT_COLUMNS = [*LEAD_COLUMNS, "status", "owner_id", "market_id", "attributes"]
 
 
@@ -126,8 +127,11 @@ def leads_merge(
         if take and any(theirs) and theirs != mine:
             for column, value in zip(columns, theirs, strict=True):
                 changed[column] = value
+    # The place travels whole: a postal code of one country never lands beside another's.
+    if not any(getattr(survivor, c) for c in PLACE):
+        changed.update({c: getattr(absorbed, c) for c in PLACE if getattr(absorbed, c)})
     for column in LEAD_COLUMNS:
-        if column in KEPT or any(column in cols for cols in PICKABLE.values()):
+        if column in (*KEPT, *PLACE) or any(column in cols for cols in PICKABLE.values()):
             continue
         if not getattr(survivor, column) and getattr(absorbed, column):
             changed[column] = getattr(absorbed, column)
@@ -381,7 +385,9 @@ def submission_detach(*, actor: Actor, submission: Submission, note: str = "") -
     from leadops.leads.prepare import IngestItem, normalize_item
 
     submission = (
-        Submission.objects.select_for_update().select_related("source").get(pk=submission.pk)
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("source")
+        .get(pk=submission.pk)
     )
     if (
         submission.lead_id is None

@@ -19,8 +19,8 @@ from tests.fixtures import SYSTEM
 from tests.leads.test_intake_scope import lead_api
 
 
-def item(source, **fields):
-    return IngestItem(source=source, payload=fields, fields=fields)
+def item(source, external_id="", **fields):
+    return IngestItem(source=source, payload=fields, fields=fields, external_id=external_id)
 
 
 def ingest(source, *many):
