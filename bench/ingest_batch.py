@@ -1,14 +1,16 @@
 """Batch intake benchmark: 1,000-item calls through the intake door (what POST
 /api/v1/leads/batch runs, without HTTP), on an empty database and with 1M existing leads, for
-a clean batch and for one where half the leads are unmarketed or quarantined, beside COPY and
-executemany rows/s measured in the same run.
+a clean batch, for one where half the leads are unmarketed or quarantined, and for one where
+30 % of the leads may be someone known (a dedupe review: the phone of an earlier lead), beside
+COPY and executemany rows/s measured in the same run.
 
 Workload (see bench/README.md): one process, one connection; a fresh bench database set up like
 production (runtime role, RLS on); 4 markets with a 5-row market table; each item a realistic
 lead (email, phone, names, company, website, country, postal code, UTMs) with a unique email
 (`created`), 10% of them repeating an earlier email (`merged`). Per lead: validation,
 normalization, tagging, dedupe lookup, submission + lead + touch + history + one audit event,
-and in the mixed batch an exception for each unmarketed or quarantined lead.
+in the mixed batch an exception for each unmarketed or quarantined lead, in the review batch a
+`duplicate_review` item for each lead sharing a phone with a lead of the clean run.
 """
 
 from __future__ import annotations
@@ -72,9 +74,10 @@ def setup_org() -> None:
             market_table.market_table_publish(actor=actor, version=draft)
 
 
-def items(start: int, count: int, run: str, *, mixed: bool = False) -> list:
+def items(start: int, count: int, run: str, *, mixed: bool = False, review_of: str = "") -> list:
     """`mixed`: of every four leads, one matches no market-table row (BR) and one has a phone
-    that is not a phone (quarantined): half the batch files exceptions."""
+    that is not a phone (quarantined): half the batch files exceptions. `review_of`: three
+    leads in ten take the phone lead n had in that earlier run: 30 % review matches."""
     from leadops.leads.models import Source
     from leadops.leads.prepare import IngestItem
 
@@ -85,6 +88,9 @@ def items(start: int, count: int, run: str, *, mixed: bool = False) -> list:
         n = i - count // 10 if i % 10 == 9 and i >= count else i  # every tenth repeats an email
         country, postal = COUNTRIES[n % len(COUNTRIES)]
         phone = f"+49 30 {1000000 + (n + offset) % 8999999}"
+        if review_of and n % 10 < 3:
+            earlier = int(hashlib.sha256(review_of.encode()).hexdigest()[:6], 16)
+            phone = f"+49 30 {1000000 + (n + earlier) % 8999999}"
         if mixed and n % 4 == 1:
             country, postal = "BR", "01310-100"
         elif mixed and n % 4 == 3:
@@ -105,9 +111,11 @@ def items(start: int, count: int, run: str, *, mixed: bool = False) -> list:
     return made
 
 
-def run_door(batches: int, size: int, run: str, *, mixed: bool = False) -> tuple[float, int]:
+def run_door(
+    batches: int, size: int, run: str, *, mixed: bool = False, review_of: str = ""
+) -> tuple[float, int]:
     """Batches through the intake door (validation, answers, the scope rule), as the batch
-    endpoint calls it, without HTTP."""
+    endpoint calls it, without HTTP; the rate and how many answers were reviews."""
     from leadops.core.actors import SystemActor
     from leadops.intake import Submitted, intake_submit
 
@@ -115,15 +123,17 @@ def run_door(batches: int, size: int, run: str, *, mixed: bool = False) -> tuple
     prepared = [
         [
             Submitted(payload={**i.fields, "source": "bench"})
-            for i in items(b * size, size, run, mixed=mixed)
+            for i in items(b * size, size, run, mixed=mixed, review_of=review_of)
         ]
         for b in range(batches)
     ]
     started = time.perf_counter()
-    total = 0
+    total = reviews = 0
     for batch in prepared:
-        total += len(intake_submit(actor=actor, channel="batch", items=batch))
-    return total / (time.perf_counter() - started), total
+        answers = intake_submit(actor=actor, channel="batch", items=batch)
+        total += len(answers)
+        reviews += sum(a.outcome == "review" for a in answers)
+    return total / (time.perf_counter() - started), reviews
 
 
 def preload(conninfo: str, start: int, count: int) -> float:
@@ -203,6 +213,7 @@ def main() -> None:
     run_door(1, 100, run + "w")  # a web process is warm: imports, caches, the first plans
     clean_empty, _ = run_door(args.batches, args.size, run + "a")
     mixed_empty, _ = run_door(args.batches, args.size, run + "b", mixed=True)
+    review_empty, reviewed = run_door(args.batches, args.size, run + "e", review_of=run + "a")
     loaded = 0.0
     with psycopg.connect(conninfo, autocommit=True) as admin:
         counted = admin.execute("SELECT count(*) FROM leads_lead").fetchone()
@@ -211,6 +222,7 @@ def main() -> None:
         loaded = preload(conninfo, now_have, args.existing - now_have)
     clean_full, _ = run_door(args.batches, args.size, run + "c")
     mixed_full, _ = run_door(args.batches, args.size, run + "d", mixed=True)
+    review_full, _ = run_door(args.batches, args.size, run + "f", review_of=run + "c")
 
     print(
         f"Batch intake — {args.batches} calls x {args.size} items through the intake door, "
@@ -220,8 +232,10 @@ def main() -> None:
     for name, rate, unit in [
         (f"clean batch, empty database ({have:,} leads before)", clean_empty, "leads/s"),
         ("half unmarketed or quarantined, same database", mixed_empty, "leads/s"),
+        (f"30 % review matches ({reviewed:,} reviews), same database", review_empty, "leads/s"),
         (f"clean batch, {args.existing:,}+ existing leads", clean_full, "leads/s"),
         (f"half unmarketed or quarantined, {args.existing:,}+ existing", mixed_full, "leads/s"),
+        (f"30 % review matches, {args.existing:,}+ existing", review_full, "leads/s"),
         ("  raw limit: COPY", copy_rate, "rows/s"),
         ("  raw limit: executemany, one transaction", executemany_rate, "rows/s"),
     ]:
@@ -233,8 +247,10 @@ def main() -> None:
     )
     print(
         f"  with 1M existing / empty: clean {100 * clean_full / clean_empty:.0f} %,"
-        f" mixed {100 * mixed_full / mixed_empty:.0f} %"
+        f" mixed {100 * mixed_full / mixed_empty:.0f} %,"
+        f" review {100 * review_full / review_empty:.0f} %"
     )
+    print(f"  30 % review matches / clean, empty: {100 * review_empty / clean_empty:.0f} %")
     if loaded:
         print(f"(preloaded existing leads in {loaded:.1f}s)")
 

@@ -60,7 +60,8 @@ DEMO_SOURCES = [
 ]
 
 # Demo leads (source slug, fields); one is quarantined (a phone that is no number), one matches
-# no market (Japan), one repeats an email (a merge).
+# no market (Japan), one repeats an email (a merge), and the last is Ada again in France: a
+# possible duplicate across two markets, for RevOps to review side by side.
 DEMO_LEADS = [
     (
         "web",
@@ -148,6 +149,19 @@ DEMO_LEADS = [
             "title": "Chief Scientist",
             "country": "DE",
             "utm_source": "fair",
+        },
+    ),
+    (
+        "events",
+        {
+            "email": "ada@engines.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Analytical Engines",
+            "title": "Research lead",
+            "country": "France",
+            "postal_code": "75008",
+            "utm_source": "webinar",
         },
     ),
 ]

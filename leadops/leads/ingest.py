@@ -648,7 +648,9 @@ def _insert_submissions_and_touches(
     submissions' ids in input order."""
     submissions = [
         [
-            market_of[it.lead_id],
+            # A conflicting identity reached no lead: it is kept in the market of the lead its
+            # email names, beside the item about it (the answer still says UNASSIGNED).
+            it.conflict[0]["market_id"] if it.conflict else market_of[it.lead_id],
             it.item.source.id,
             it.item.external_id,
             it.item.idempotency_key,

@@ -143,7 +143,7 @@ def submission_attach(*, actor: Actor, submission: Submission, lead: Lead) -> So
         occurred_at=submission.received_at,
         **{k: str(payload.get(k) or "")[:200] for k in UTM_FIELDS},
     )
-    Submission.objects.filter(pk=submission.pk).update(lead=lead)
+    Submission.objects.filter(pk=submission.pk).update(lead=lead, market_id=lead.market_id)
     audit_record(
         actor=actor,
         action="submission.attached",
