@@ -99,7 +99,8 @@ def items(start: int, count: int, run: str, *, mixed: bool = False, review_of: s
             "email": f"Person.{run}.{n}@Company{n % 5000}.example",
             "phone": phone,
             "first_name": "maria" if n % 2 else "JOHN",
-            "last_name": f"tester{n % 977}",
+            # Names differ per run: the same name at the same company would be a review.
+            "last_name": f"Tester-{run}-{n % 977}",
             "company": f"Company {n % 5000} GmbH",
             "website": f"https://www.company{n % 5000}.example/",
             "country": country,
@@ -155,7 +156,7 @@ def preload(conninfo: str, start: int, count: int) -> float:
             "COPY leads_lead (market_id, email, email_norm, phone, phone_e164, phone_flag,"
             " first_name, last_name, company, company_domain, title, country, region,"
             " postal_code, status, score, first_source_id, created_at, updated_at, attributes,"
-            " is_synthetic) FROM STDIN"
+            " is_synthetic, name_key) FROM STDIN"
         ) as copy:
             for i in range(start, start + count):
                 email = f"existing{i}@old{i % 9000}.example"
@@ -182,6 +183,7 @@ def preload(conninfo: str, start: int, count: int) -> float:
                         now,
                         "{}",
                         False,
+                        f"old lead{i}",
                     )
                 )
         admin.execute("SET session_replication_role = origin")

@@ -27,7 +27,7 @@ from leadops.core.admin import (
     request_scope,
 )
 from leadops.core.services import JobScope, job_create
-from leadops.leads import admin_reviews, normalize
+from leadops.leads import admin_reviews, admin_workspace, normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
 from leadops.leads.sources import source_ensure, source_form_set
@@ -247,6 +247,12 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
             view("identity", "identity/<int:item_id>/", partial(admin_reviews.identity_view, self)),
             view("unmerge", "unmerge/<int:merge_id>/", partial(admin_reviews.unmerge_view, self)),
             view("duplicates", "<int:lead_id>/duplicates/", self.duplicates_action_view),
+            view("act", "<int:lead_id>/act/", self.act_view),
+            view(
+                "compare",
+                "compare/<int:lead_id>/<int:other_id>/",
+                partial(admin_workspace.compare_view, self),
+            ),
             *super().get_urls(),
         ]
 
@@ -257,7 +263,15 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         context = dict(extra_context or {})
         if lead is not None:
             context["dupes"] = admin_reviews.lead_duplicates_context(request, lead)
+            context["ws"] = admin_workspace.workspace_context(request, lead)
         return super().change_view(request, object_id, form_url, context)
+
+    def act_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
+        """The lead page's actions (status, owner, activity, market, merge, erase)."""
+        if request.method != "POST":
+            raise PermissionDenied
+        lead = get_object_or_404(self.get_queryset(request), pk=lead_id)
+        return admin_workspace.lead_act(request, lead)
 
     def duplicates_action_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
         """The lead page's duplicate actions: look for duplicates, detach a submission, undo a

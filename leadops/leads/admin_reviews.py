@@ -67,7 +67,7 @@ KEPT_NOTE = {
 FILL_NOTE = "the survivor's; filled from the other lead where empty"
 
 
-def _side(lead: Lead) -> dict[str, Any]:
+def side(lead: Lead) -> dict[str, Any]:
     return {
         "lead": lead,
         "touches": list(
@@ -122,7 +122,7 @@ def review_view(model_admin: Any, request: HttpRequest, item_id: int) -> HttpRes
         "candidates": [(c, [TIERS[t] for t in tiers.get(c.pk, [])]) for c in candidates],
         "rows": compare_rows(lead, right) if right else [],
         "picking": not item.is_closed,
-        "sides": [_side(lead), _side(right)] if right else [],
+        "sides": [side(lead), side(right)] if right else [],
         "details": item.details or {},
         "closed": item.is_closed,
     }
@@ -197,7 +197,7 @@ def identity_view(model_admin: Any, request: HttpRequest, item_id: int) -> HttpR
         "right": {"lead": by_id},
         "rows": compare_rows(by_email, by_id),
         "picking": False,
-        "sides": [_side(by_email), _side(by_id)],
+        "sides": [side(by_email), side(by_id)],
         "closed": item.is_closed,
     }
     return TemplateResponse(request, "admin/leads/lead/identity.html", context)

@@ -142,8 +142,10 @@ def _existing(items: list[_Item]) -> _Lookup:
         f" UNION ALL SELECT 's', NULL, NULL, {columns} FROM leads_lead l"
         "   WHERE l.id IN (SELECT merged_into_id FROM em)"
         f" UNION ALL SELECT 'p', NULL, NULL, {columns} FROM unnest(%b::varchar[]) AS p(ph)"
+        # No ORDER BY here: with it, a table where most leads have no phone makes the planner
+        # walk the primary key for every phone (bench/ingest_batch.py at 1M leads).
         "   CROSS JOIN LATERAL (SELECT * FROM leads_lead l WHERE l.phone_e164 = p.ph"
-        "   AND l.merged_into_id IS NULL ORDER BY l.id LIMIT %b::int) l"
+        "   AND l.phone_e164 <> '' AND l.merged_into_id IS NULL LIMIT %b::int) l"
         f" UNION ALL SELECT 'n', NULL, NULL, {columns}"
         "   FROM unnest(%b::varchar[], %b::varchar[]) AS n(nk, dom)"
         "   CROSS JOIN LATERAL (SELECT * FROM leads_lead l WHERE l.name_key = n.nk"
@@ -178,6 +180,8 @@ def _existing(items: list[_Item]) -> _Lookup:
         elif kind == "n":
             key = (lead["name_key"], lead["company_domain"])
             found.by_name.setdefault(key, []).append(lead["id"])
+    for ids in found.by_phone.values():
+        ids.sort()  # candidates in a stable order: the oldest first
     # The exact tier: the lead with that email in that market, or the lead a person merged it
     # into (its email still finds the survivor).
     by_email = {}

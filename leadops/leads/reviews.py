@@ -218,17 +218,15 @@ def _review_for(lead: Lead) -> Review | None:
     columns = ("id", "market_id", "merged_into_id")
     rows: dict[int, dict[str, Any]] = {}
     found = Found()
-    live = Lead.objects.filter(merged_into__isnull=True).exclude(pk=lead.pk)
+    live = Lead.objects.filter(merged_into__isnull=True).exclude(pk=lead.pk).order_by()
     if lead.email_norm:
         for row in live.filter(email_norm=lead.email_norm).values(*columns):
             rows[row["id"]] = row
             found.by_email.setdefault(lead.email_norm, []).append(row["id"])
     if lead.phone_e164:
-        for row in (
-            live.filter(phone_e164=lead.phone_e164)
-            .order_by("id")
-            .values(*columns)[: shared_phone_limit() + 1]
-        ):
+        # Unordered, like intake's lookup (an ORDER BY id can make the planner walk the key).
+        phone_rows = live.filter(phone_e164=lead.phone_e164).values(*columns)
+        for row in sorted(phone_rows[: shared_phone_limit() + 1], key=lambda r: r["id"]):
             rows[row["id"]] = row
             found.by_phone.setdefault(lead.phone_e164, []).append(row["id"])
     if lead.name_key and lead.company_domain:

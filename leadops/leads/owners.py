@@ -1,0 +1,135 @@
+"""Who works a lead: `lead_assign`, the one service that gives a lead an owner (the lead page,
+bulk actions, and later routing and SLA escalation all call it), its bulk form, and who may be
+chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from leadops.core.actors import Actor
+from leadops.core.errors import ApplicationError
+from leadops.leads.models import Lead
+from leadops.markets.models import TeamMember
+from leadops.markets.teams import is_available
+
+# An owner can be given to a lead someone still works; a held lead is released first, a
+# closed one reopened through its status.
+ASSIGNABLE = {
+    Lead.Status.NEW,
+    Lead.Status.ASSIGNED,
+    Lead.Status.WORKING,
+    Lead.Status.QUALIFIED,
+    Lead.Status.RECYCLED,
+}
+
+
+@transaction.atomic
+def lead_assign(*, actor: Actor, lead: Lead, owner: User | None, reason: str) -> Lead:
+    """Give `lead` to `owner` (None: take it back), saying why. The owner must be an active
+    member of a team in the lead's market (anyone else would not see their own lead). A new
+    lead becomes `assigned`. One audit event `lead.assigned` with from, to and the reason."""
+    if not reason.strip():
+        raise ApplicationError("Say why the lead goes to this owner.", code="reason_required")
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("market").get(pk=lead.pk)
+    if lead.merged_into_id:
+        raise ApplicationError(
+            f"Lead #{lead.pk} was merged into lead #{lead.merged_into_id}: assign that one.",
+            code="merged",
+        )
+    if lead.status not in ASSIGNABLE:
+        raise ApplicationError(
+            f"A {lead.get_status_display().lower()} lead takes no owner.", code="not_assignable"
+        )
+    if owner is not None and not member_of_market(owner, lead.market_id):
+        raise ApplicationError(
+            f"{owner.get_username()} is on no active team of {lead.market.code}: "
+            "they would not see the lead.",
+            code="not_in_market",
+        )
+    before, status_before = lead.owner_id, lead.status
+    if before == (owner.pk if owner else None):
+        raise ApplicationError("The lead already has this owner.", code="unchanged")
+    lead.owner = owner
+    if owner is not None and lead.status == Lead.Status.NEW:
+        lead.status = Lead.Status.ASSIGNED
+    lead.updated_at = timezone.now()
+    lead._change_reason = reason.strip()[:100]  # type: ignore[attr-defined]
+    lead.save(update_fields=["owner", "status", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="lead.assigned",
+        target=lead,
+        market_id=lead.market_id,
+        data={
+            "from": before,
+            "to": owner.pk if owner else None,
+            "reason": reason.strip()[:300],
+            "status": [status_before, lead.status] if status_before != lead.status else None,
+        },
+    )
+    return lead
+
+
+def member_of_market(user: User, market_id: int) -> bool:
+    return TeamMember.objects.filter(market_id=market_id, user=user, is_active=True).exists()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    user: User
+    teams: list[str]
+    available: bool
+    why: str
+
+
+def assign_candidates(*, market_id: int, at: datetime | None = None) -> list[Candidate]:
+    """The people a lead of `market_id` may go to: members of its market's teams, available
+    ones first, with why the others are not (inactive, out of office, outside hours)."""
+    at = at or timezone.now()
+    members = TeamMember.objects.filter(market_id=market_id).select_related(
+        "user", "team", "team__market"
+    )
+    people: dict[int, Candidate] = {}
+    for member in members:
+        state = is_available(member, at)
+        known = people.get(member.user_id)
+        teams = [*(known.teams if known else []), member.team.name]
+        available = state.available or bool(known and known.available)
+        why = "available" if available else state.reason
+        people[member.user_id] = Candidate(member.user, teams, available, why)
+    return sorted(people.values(), key=lambda c: (not c.available, c.user.get_username()))
+
+
+@dataclass
+class BulkReport:
+    done: int = 0
+    refused: dict[int, str] = field(default_factory=dict)  # lead id → why
+
+
+def leads_bulk(
+    *,
+    lead_ids: Sequence[int],
+    act: Callable[[Lead], Any],
+    chunk: int = 200,
+) -> BulkReport:
+    """Apply `act` (a service call) to each lead, one transaction per chunk: a refusal (an
+    ApplicationError) skips that lead and is reported; anything else rolls its chunk back."""
+    report = BulkReport()
+    for start in range(0, len(lead_ids), chunk):
+        with transaction.atomic():
+            for lead in Lead.objects.filter(pk__in=lead_ids[start : start + chunk]).order_by("pk"):
+                try:
+                    with transaction.atomic():
+                        act(lead)
+                    report.done += 1
+                except ApplicationError as exc:
+                    report.refused[lead.pk] = exc.message
+    return report
