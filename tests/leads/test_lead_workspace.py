@@ -68,7 +68,7 @@ def test_candidates_are_the_markets_members_available_first_with_the_reason(lead
 
     from django.utils import timezone
 
-    _team, rep, away, member = team_a
+    _team, _rep, _away, member = team_a
     now = timezone.now()
     with system_context("tests"):
         out_of_office_add(
