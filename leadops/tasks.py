@@ -24,8 +24,11 @@ def import_job(run_id: int) -> None:
 
 @shared_task(name="leadops.tasks.imports_expire")
 def imports_expire() -> int:
-    """Beat: forget uploads and results past their retention."""
+    """Beat: forget uploads, results and lead exports past their retention."""
     from leadops.core.actors import SystemActor
     from leadops.imports import imports_expire as expire
+    from leadops.leads.exports import exports_expire
 
-    return expire(actor=SystemActor("imports_expire"))
+    # Lead exports are kept like imports and forgotten on the same beat.
+    actor = SystemActor("imports_expire")
+    return expire(actor=actor) + exports_expire(actor=actor)

@@ -27,9 +27,17 @@ from leadops.core.admin import (
     request_scope,
 )
 from leadops.core.services import JobScope, job_create
-from leadops.leads import admin_reviews, admin_workspace, normalize
+from leadops.leads import admin_export, admin_list, admin_reviews, admin_workspace, normalize
 from leadops.leads.mapping import rules_problems, source_mapping_set
-from leadops.leads.models import Activity, Lead, Source, SourceMapping, SourceTouch, Submission
+from leadops.leads.models import (
+    Activity,
+    Lead,
+    LeadExport,
+    Source,
+    SourceMapping,
+    SourceTouch,
+    Submission,
+)
 from leadops.leads.sources import source_ensure, source_form_set
 from leadops.leads.tasks import retag_job
 from leadops.markets.models import ApiClient, MarketTableVersion
@@ -184,11 +192,22 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         "company",
         "market",
         "status",
+        "owner",
         "score",
         "updated_at",
     ]
-    list_filter = ["status", "market", SyntheticFilter]
-    list_select_related = ["market"]
+    list_filter = [
+        "status",
+        "market",
+        admin_list.OwnerFilter,
+        "first_source",
+        ("created_at", admin.DateFieldListFilter),
+        admin_list.OpenExceptionFilter,
+        SyntheticFilter,
+    ]
+    list_select_related = ["market", "owner"]
+    paginator = admin_list.CappedPaginator
+    actions = [admin_list.assign_selected, admin_list.status_selected, admin_export.export_selected]
     search_fields = ["email_norm"]  # replaced by get_search_results: exact, normalized
     search_help_text = "An exact email, phone or company domain."
     show_full_result_count = False
@@ -265,6 +284,10 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
             context["dupes"] = admin_reviews.lead_duplicates_context(request, lead)
             context["ws"] = admin_workspace.workspace_context(request, lead)
         return super().change_view(request, object_id, form_url, context)
+
+    def has_work_permission(self, request: HttpRequest) -> bool:
+        """Who works leads (bulk actions, export): managers and RevOps, as the queue."""
+        return bool(request.user.has_perm("queue.change_exceptionitem"))
 
     def act_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
         """The lead page's actions (status, owner, activity, market, merge, erase)."""
@@ -462,3 +485,34 @@ class SourceMappingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SourceMapping]):
             actor=request.user, source=obj.source, rules=obj.rules, note=obj.note
         )
         obj.pk = mapping.pk
+
+
+@admin.register(LeadExport)
+class LeadExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LeadExport]):
+    """Large exports, written by a worker: each downloads while it is kept."""
+
+    list_display = ["id", "created_at", "created_by", "row_count", "filters", "state", "file"]
+    list_select_related = ["created_by", "job"]
+    fields = ("created_at", "created_by", "row_count", "filters", "expires_at", "state", "file")
+    readonly_fields = fields
+
+    def get_urls(self) -> list[URLPattern]:
+        download = path(
+            "<int:export_id>/download/",
+            self.admin_site.admin_view(partial(admin_export.download_view, self)),
+            name="leads_leadexport_download",
+        )
+        return [download, *super().get_urls()]
+
+    @admin.display(description="state")
+    def state(self, obj: LeadExport) -> str:
+        if obj.expired:
+            return "expired"
+        return str(obj.job.get_state_display())
+
+    @admin.display(description="file")
+    def file(self, obj: LeadExport) -> str:
+        if obj.expired or not obj.row_count:
+            return "—"
+        url = reverse("admin:leads_leadexport_download", args=[obj.pk])
+        return format_html('<a href="{}">leads-export-{}.csv</a>', url, obj.pk)

@@ -10,6 +10,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.services import eraser_register
+        from leadops.leads.exports import exports_erase
         from leadops.leads.merges import lead_merges_erase
         from leadops.leads.services import lead_kinds_register, leads_erase
         from leadops.leads.sources import source_slug_problem
@@ -18,4 +19,5 @@ class LeadsConfig(AppConfig):
         lead_kinds_register()
         eraser_register("leads", leads_erase)
         eraser_register("lead_merges", lead_merges_erase)
+        eraser_register("lead_exports", exports_erase)
         source_slug_validator_register(source_slug_problem)

@@ -461,3 +461,27 @@ class ImportRun(ScopedByMarkets):
 
     def __str__(self) -> str:
         return f"Import run #{self.pk}"
+
+
+class LeadExport(ScopedByMarkets):
+    """A large export of the lead list, written by a worker (Job) and kept like an import's
+    results: personal data, so it has an eraser and expires (`LEAD_EXPORT_RETENTION_DAYS`).
+    Readable only by someone holding every market whose leads it holds (RLS)."""
+
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
+    lead_ids = models.JSONField(default=list, help_text="The selection, fixed when asked for.")
+    filters = models.CharField(max_length=500, blank=True, help_text="The list's filter then.")
+    content = models.BinaryField(default=b"")
+    row_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    expired = models.BooleanField(default=False)
+
+    class Meta(ScopedByMarkets.Meta):
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk}"

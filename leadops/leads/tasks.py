@@ -27,3 +27,12 @@ def retag_job(job_id: int, version_id: int, apply: bool, user_id: int) -> None:
     actor = User.objects.get(pk=user_id)
     version = MarketTableVersion.objects.get(pk=version_id)
     retag_run(actor=actor, version=version, apply=apply, job_id=job_id)
+
+
+@shared_task(name="leadops.leads.tasks.lead_export_job", base=ContextTask)
+def lead_export_job(export_id: int) -> int:
+    """Write export `export_id` in the markets of the person who asked (the `market_ids`
+    keyword the caller passes gives the task exactly those)."""
+    from leadops.leads.exports import lead_export_write
+
+    return lead_export_write(export_id=export_id)

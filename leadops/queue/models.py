@@ -99,6 +99,12 @@ class ExceptionItem(MarketScopedModel):
                 condition=models.Q(status__in=["open", "claimed"], escalated_at__isnull=True),
                 name="queue_item_due_unescalated",
             ),
+            # "Which leads have an open item": the lead list's filter and the lead page.
+            models.Index(
+                fields=["target_type", "target_id"],
+                condition=models.Q(status__in=["open", "claimed"]),
+                name="queue_item_open_target",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -244,6 +244,10 @@ CSV_IMPORT_RETENTION_DAYS = env_int("CSV_IMPORT_RETENTION_DAYS", 30)
 # reviews; an item lists at most this many candidates.
 DEDUPE_SHARED_PHONE_LIMIT = env_int("DEDUPE_SHARED_PHONE_LIMIT", 5)
 DEDUPE_MAX_CANDIDATES = env_int("DEDUPE_MAX_CANDIDATES", 5)
+# Lead list export: up to this many rows download at once, more become a Job whose file is kept
+# this many days.
+LEAD_EXPORT_SYNC_ROWS = env_int("LEAD_EXPORT_SYNC_ROWS", 5000)
+LEAD_EXPORT_RETENTION_DAYS = env_int("LEAD_EXPORT_RETENTION_DAYS", 7)
 # Public lead forms: submissions per minute from one client address to one form.
 LEAD_FORM_RATE = env_str("LEAD_FORM_RATE", "20/min")
 # How often each web process adds what it admitted to the shared rate counts, at the latest
