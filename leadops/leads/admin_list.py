@@ -29,9 +29,16 @@ class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 matching rows (a bounded scan, never the whole table, as
     DESIGN.md asks); past that the list says "more than 10,000" and pages stop there."""
 
+    cap = COUNT_CAP
+
     @cached_property
     def count(self) -> int:
-        return int(self.object_list[: COUNT_CAP + 1].count())  # type: ignore[attr-defined]
+        self.cap = COUNT_CAP
+        return int(self.object_list[: self.cap + 1].count())  # type: ignore[attr-defined]
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
 
 
 class OwnerFilter(admin.SimpleListFilter):
