@@ -15,6 +15,7 @@ from leadops.api.leads import (
     SourceSubmissionApi,
 )
 from leadops.api.markets import MarketListApi, MarketNoteListApi
+from leadops.api.reports import AttributionApi
 
 app_name = "api"
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("v1/markets", MarketListApi.as_view(), name="market-list"),
+    path("v1/reports/attribution", AttributionApi.as_view(), name="report-attribution"),
     path("v1/market-notes", MarketNoteListApi.as_view(), name="market-note-list"),
     path("v1/audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
     path("v1/exceptions", ExceptionListApi.as_view(), name="exception-list"),

@@ -27,7 +27,14 @@ from leadops.core.admin import (
     request_scope,
 )
 from leadops.core.services import JobScope, job_create
-from leadops.leads import admin_export, admin_list, admin_reviews, admin_workspace, normalize
+from leadops.leads import (
+    admin_attribution,
+    admin_export,
+    admin_list,
+    admin_reviews,
+    admin_workspace,
+    normalize,
+)
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import (
     Activity,
@@ -267,6 +274,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
             view("unmerge", "unmerge/<int:merge_id>/", partial(admin_reviews.unmerge_view, self)),
             view("duplicates", "<int:lead_id>/duplicates/", self.duplicates_action_view),
             view("act", "<int:lead_id>/act/", self.act_view),
+            view("attribution", "attribution/", partial(admin_attribution.attribution_view, self)),
             view(
                 "compare",
                 "compare/<int:lead_id>/<int:other_id>/",
