@@ -10,7 +10,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, QuerySet
+from django.db.models import BigIntegerField, BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -22,19 +23,23 @@ from leadops.leads.services import lead_status_change
 from leadops.markets.models import TeamMember
 from leadops.queue.models import ExceptionItem
 
-COUNT_CAP = 10_000
+COUNT_CAP = 5_000
+OPEN_IDS_INLINE = 50_000
 
 
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 matching rows (a bounded scan, never the whole table, as
-    DESIGN.md asks); past that the list says "more than 10,000" and pages stop there."""
+    DESIGN.md asks); past that the list says "more than 5000" and pages stop there."""
 
     cap = COUNT_CAP
 
     @cached_property
     def count(self) -> int:
         self.cap = COUNT_CAP
-        return int(self.object_list[: self.cap + 1].count())  # type: ignore[attr-defined]
+        # Unordered: counting needs no order, and with one a filtered count walks the sort
+        # index row by row (bench/admin_leads.py: 0.5 to 1 s at 1M leads).
+        rows = self.object_list.order_by()  # type: ignore[attr-defined]
+        return int(rows[: self.cap + 1].count())
 
     @property
     def capped(self) -> bool:
@@ -79,14 +84,25 @@ class OpenExceptionFilter(admin.SimpleListFilter):
         return [("yes", "Has one"), ("no", "Has none")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        targets = ExceptionItem.objects.filter(
-            target_type="leads.lead", status__in=["open", "claimed"]
-        ).values(as_id=Cast("target_id", BigIntegerField()))
-        if self.value() == "yes":
-            return queryset.filter(pk__in=targets)
-        if self.value() == "no":
-            return queryset.exclude(pk__in=targets)
-        return queryset
+        if self.value() not in ("yes", "no"):
+            return queryset
+        targets = (
+            ExceptionItem.objects.filter(target_type="leads.lead", status__in=["open", "claimed"])
+            .order_by()
+            .values_list(Cast("target_id", BigIntegerField()), flat=True)
+        )
+        # The ids themselves, as one array (the usual case: open items are few next to the
+        # leads): the planner then fetches those leads by key instead of walking the list in
+        # order and probing each one; one array, not thousands of IN parameters to compile.
+        ids = list(targets[: OPEN_IDS_INLINE + 1])
+        if len(ids) > OPEN_IDS_INLINE:
+            return (
+                queryset.filter(pk__in=targets)
+                if self.value() == "yes"
+                else queryset.exclude(pk__in=targets)
+            )
+        among = RawSQL('"leads_lead"."id" = ANY(%s::bigint[])', [ids], output_field=BooleanField())
+        return queryset.filter(among if self.value() == "yes" else ~Q(among))
 
 
 def _leads(queryset: QuerySet[Lead]) -> list[int]:

@@ -61,7 +61,7 @@ def test_filters_narrow_the_list_within_the_readers_markets(client, leads, manag
     assert listed(client, "?created_at__gte=2000-01-01") == {a1, a2, held}
 
 
-def test_the_count_stops_at_ten_thousand_and_one(client, leads, manager, monkeypatch):
+def test_the_count_stops_one_past_the_cap(client, leads, manager, monkeypatch):
     from leadops.leads import admin_list
 
     monkeypatch.setattr(admin_list, "COUNT_CAP", 2)
