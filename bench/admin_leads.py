@@ -82,7 +82,7 @@ def shape_data(conninfo: str) -> None:
 
 
 def _any(admin: psycopg.Connection, query: str) -> bool:
-    return admin.execute(query).fetchone() is not None  # type: ignore[arg-type]
+    return admin.execute(query).fetchone() is not None
 
 
 def raw_first_page(conninfo: str, repeat: int) -> float:
@@ -110,7 +110,7 @@ def measure(client: object, url: str, repeat: int) -> tuple[float, int, int]:
             started = time.perf_counter()
             answer = client.get(url)  # type: ignore[attr-defined]
             times.append((time.perf_counter() - started) * 1000)
-    shown = answer.content.count(b'name="_selected_action"')  # type: ignore[attr-defined]
+    shown = answer.content.count(b'name="_selected_action"')
     return statistics.median(times), len(queries.captured_queries), shown
 
 

@@ -65,6 +65,8 @@ def lead_act(request: HttpRequest, lead: Lead) -> HttpResponse:
         raise PermissionDenied
     try:
         if action == "status":
+            if not request.POST.get("status"):
+                raise ApplicationError("Choose the status the lead moves to.")
             lead_status_change(
                 actor=request.user,
                 lead=lead,
