@@ -77,11 +77,12 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 
 def lead(tag: str, n: int, country: str = "DE") -> dict[str, str]:
+    """A new person each time: one name at one company twice would be a dedupe review."""
     return {
         "source": "bench",
         "email": f"single.{tag}.{n}@example.com",
         "first_name": "Ada",
-        "last_name": "Lovelace",
+        "last_name": f"Lovelace-{tag}-{n}",
         "company": "Engines Ltd",
         "website": "https://engines.example",
         "country": country,

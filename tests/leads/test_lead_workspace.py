@@ -163,3 +163,53 @@ def test_merge_with_finds_the_other_lead_by_exact_email_and_compares(client, lea
     with market_context(market_ids=[market_a.id]):
         assert Lead.objects.get(pk=other.lead_id).merged_into_id == lead_a.pk
         assert Lead.objects.get(pk=lead_a.pk).phone_e164 == "+49302222222"
+
+
+def test_each_page_action_leaves_its_audit_event(client, lead_a, team_a, revops_user, market_b):
+    _team, rep, _away, _member = team_a
+    client.force_login(revops_user)
+    url = f"/admin/leads/lead/{lead_a.pk}/act/"
+
+    client.post(url, {"action": "assign", "owner": rep.pk, "reason": "territory"})
+    client.post(url, {"action": "activity", "kind": "note", "note": "called back"})
+    client.post(url, {"action": "status", "status": "working"})
+    client.post(url, {"action": "market", "market": market_b.pk})
+
+    assert len(events("lead.assigned")) == 1
+    assert len(events("activity.recorded")) == 1
+    assert len(events("lead.status_changed")) == 1
+    [moved] = events("lead.moved")
+    assert moved.market_id == market_b.id
+    with system_context("tests"):
+        assert Lead.objects.get(pk=lead_a.pk).market_id == market_b.id
+
+
+def test_a_person_without_the_market_cannot_reach_or_act_on_the_lead(client, lead_a):
+    client.force_login(UserFactory.create(is_staff=True))  # staff, no market
+
+    assert client.get(f"/admin/leads/lead/{lead_a.pk}/change/").status_code in (302, 403, 404)
+    acted = client.post(
+        f"/admin/leads/lead/{lead_a.pk}/act/", {"action": "status", "status": "working"}
+    )
+    assert acted.status_code in (403, 404)
+    with system_context("tests"):
+        assert Lead.objects.get(pk=lead_a.pk).status == "new"
+
+
+def test_bulk_assign_from_the_list_goes_through_lead_assign(client, table, web, team_a, market_a):
+    _team, rep, _away, _member = team_a
+    made = ingest(web, *[{"email": f"m{i}@acme.io", **DE} for i in range(3)])
+    ids = [r.lead_id for r in made]
+    client.force_login(manager_a_user(market_a))
+
+    done = client.post(
+        "/admin/leads/lead/",
+        {"action": "assign_selected", "_selected_action": ids, "apply": "1", "owner": rep.pk,
+         "reason": "new territory"},
+        follow=True,
+    )  # fmt: skip
+
+    assert "Assigned to rep_a: 3 lead(s)." in done.content.decode()
+    with system_context("tests"):
+        assert set(Lead.objects.filter(pk__in=ids).values_list("owner_id", flat=True)) == {rep.pk}
+    assert len(events("lead.assigned")) == 3
