@@ -153,7 +153,7 @@ def main() -> None:
             .exclude(email_norm="")
             .values_list("email_norm", flat=True)[0]
         )
-    week = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+    week = quote((datetime.now(UTC) - timedelta(days=7)).isoformat())
     filters = [
         ("default order", ""),
         ("status working", "?status__exact=working"),

@@ -244,6 +244,13 @@ class LeadOutput(serializers.Serializer):
     owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
     attributes = serializers.DictField(child=serializers.JSONField(allow_null=True))
     is_synthetic = serializers.BooleanField(help_text="A test lead (listed only when asked for).")
+    merged_into = serializers.IntegerField(
+        source="merged_into.id",
+        allow_null=True,
+        default=None,
+        help_text="The lead a person merged this one into; null when none, or when that lead "
+        "is outside your markets.",
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

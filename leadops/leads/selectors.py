@@ -14,7 +14,10 @@ from leadops.leads.models import Lead, Source
 
 def leads_visible(*, market_ids: Iterable[int], include_synthetic: bool = False) -> QuerySet[Lead]:
     """Leads in `market_ids`; test leads (`is_synthetic`) only when asked for."""
-    leads = Lead.objects.filter(market_id__in=sorted(market_ids)).select_related("market", "owner")
+    # merged_into joins under RLS too: a survivor in another market reads as no survivor.
+    leads = Lead.objects.filter(market_id__in=sorted(market_ids)).select_related(
+        "market", "owner", "merged_into"
+    )
     return leads if include_synthetic else leads.filter(is_synthetic=False)
 
 

@@ -271,3 +271,17 @@ def test_erasing_a_subject_scrubs_the_merge_snapshot_and_unmerge_then_refuses(pa
         assert "1111111" not in str(LeadMerge.objects.values_list("snapshot", flat=True)[0])
         with pytest.raises(ApplicationError, match="erased"):
             lead_unmerge(actor=SYSTEM, merge=merge)
+
+
+def test_the_api_names_the_survivor_only_to_a_caller_holding_its_market(pair, key_a, key_all):
+    from tests.leads.test_api_ingest import api
+
+    a, b = pair
+    with system_context("tests"):
+        leads_merge(actor=SYSTEM, survivor=b, absorbed=a)  # A's lead into B's
+
+    mine = api(key_a).get(f"/api/v1/leads/{a.pk}").json()
+    everyone = api(key_all).get(f"/api/v1/leads/{a.pk}").json()
+
+    assert mine["merged_into"] is None  # B is not the caller's market
+    assert everyone["merged_into"] == b.pk
