@@ -112,21 +112,55 @@ class LeadOpsAdminSite(admin.AdminSite):
     def get_urls(self) -> list[URLResolver | URLPattern]:
         extra: list[URLResolver | URLPattern] = [
             path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
+            path("home/", self.admin_view(self.home_view), name="home"),
+            path("landing/", self.admin_view(self.landing_view), name="landing"),
         ]
         return extra + super().get_urls()
 
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """After logging in, people land where they work (`landing_view`) unless a page sent
+        them here."""
+        from django.contrib.auth import REDIRECT_FIELD_NAME
+
+        context = dict(extra_context or {})
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            context[REDIRECT_FIELD_NAME] = reverse("admin:landing", current_app=self.name)
+        return super().login(request, context)
+
+    def landing_view(self, request: HttpRequest) -> HttpResponse:
+        """RevOps land on the dashboard, a manager on the home page of their markets, anyone
+        else on the index."""
+        from django.http import HttpResponseRedirect
+
+        from leadops.markets.services import is_revops
+
+        access = getattr(request, "market_access", NO_ACCESS)
+        if is_revops(request.user):
+            return HttpResponseRedirect(reverse("admin:dashboard"))
+        if access.market_ids:
+            return HttpResponseRedirect(reverse("admin:home"))
+        return HttpResponseRedirect(reverse("admin:index"))
+
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
-        """The RevOps dashboard. Each section states what fills it, so an empty page explains
-        itself instead of looking broken."""
+        """The operations dashboard for the reader's markets and a period (`leadops.dashboard`).
+        Sections whose features do not exist yet say so instead of showing zeros."""
+        from leadops.dashboard_page import dashboard_context
+
         context: dict[str, Any] = {
             **self.each_context(request),
             "title": "Dashboard",
-            "sections": [
-                ("Intake", "Leads received, merged, quarantined and rejected per source."),
-                ("Routing", "Assignments per team and unroutable leads per market."),
-                ("SLAs", "Timers due, warned and breached in business time."),
-                ("Exception queue", "Open and overdue items per kind and market."),
-                ("CRM sync", "Outbox backlog, failures and conflicts per provider."),
-            ],
+            **dashboard_context(request),
         }
         return TemplateResponse(request, "admin/dashboard.html", context)
+
+    def home_view(self, request: HttpRequest) -> TemplateResponse:
+        """A manager's home: what needs them now, their teams and who is available, today's
+        intake, for their markets."""
+        from leadops.dashboard_page import home_context
+
+        context: dict[str, Any] = {
+            **self.each_context(request),
+            "title": "Your markets today",
+            **home_context(request),
+        }
+        return TemplateResponse(request, "admin/home.html", context)

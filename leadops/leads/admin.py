@@ -359,7 +359,9 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
 @admin.register(Submission)
 class SubmissionAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Submission]):
     list_display = ["id", "received_at", "source", "outcome", "why", "sender", "market", "lead"]
-    list_filter = ["outcome", "source"]
+    list_filter = ["outcome", "source", "market", ("received_at", admin.DateFieldListFilter)]
+    paginator = admin_list.CappedPaginator
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ["market", "source", "lead"]
     show_full_result_count = False
     readonly_fields = (

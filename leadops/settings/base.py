@@ -242,6 +242,9 @@ CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 CSV_IMPORT_RETENTION_DAYS = env_int("CSV_IMPORT_RETENTION_DAYS", 30)
 # Dedupe review tiers: a phone shared by more leads than this is a switchboard and stops filing
 # reviews; an item lists at most this many candidates.
+# After logging in without a page to return to: RevOps land on the dashboard, managers on
+# their home page (leadops.admin_site.landing_view).
+LOGIN_REDIRECT_URL = "admin:landing"
 DEDUPE_SHARED_PHONE_LIMIT = env_int("DEDUPE_SHARED_PHONE_LIMIT", 5)
 DEDUPE_MAX_CANDIDATES = env_int("DEDUPE_MAX_CANDIDATES", 5)
 # Lead list export: up to this many rows download at once, more become a Job whose file is kept

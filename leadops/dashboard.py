@@ -1,0 +1,242 @@
+"""The operations dashboard's figures, for the reader's markets and a period.
+
+No rollup tables: every figure is an indexed time-bucket query over the period's own rows
+(BRIN on `received_at` and `created_at`, partial indexes on the open and resolved exception
+items), so a page costs what the period holds, never what the whole table holds, and nothing
+is updated inside intake. It follows that a retag, a merge or an erasure shows at once: a retag
+moves the submissions with their lead, a merged-away lead stops counting, and erasure scrubs
+personal data, not rows. Medians come from the period's raw rows (`percentile_cont`), never
+from averaging. Synthetic (test) leads never count; every query also runs under the reader's
+row-level security.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+OUTCOMES = ["created", "merged", "review", "quarantined", "rejected"]
+
+
+@dataclass(frozen=True)
+class Period:
+    since: datetime
+    until: datetime
+    market_ids: list[int]
+
+    @property
+    def bucket(self) -> str:
+        """Hours for a period of two days or less, days otherwise."""
+        return "hour" if self.until - self.since <= timedelta(days=2) else "day"
+
+
+def period_of(*, since: date | None, until: date | None, market_ids: Iterable[int]) -> Period:
+    """[since, until] as whole UTC days (default: the last 14 days, today included)."""
+    last = until or timezone.now().date()
+    first = since or last - timedelta(days=13)
+    return Period(
+        since=datetime.combine(first, time.min, UTC),
+        until=datetime.combine(last + timedelta(days=1), time.min, UTC),
+        market_ids=sorted(market_ids),
+    )
+
+
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+@dataclass
+class Intake:
+    total: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # source → outcome → n
+    source_ids: dict[str, int | None] = field(default_factory=dict)
+    series: list[tuple[datetime, dict[str, int]]] = field(default_factory=list)
+
+    def rate(self, *outcomes: str) -> float | None:
+        """Share of the accepted submissions (all but rejected) with one of `outcomes`."""
+        accepted = self.total - self.by_outcome.get("rejected", 0)
+        if not accepted:
+            return None
+        return sum(self.by_outcome.get(o, 0) for o in outcomes) / accepted
+
+
+def intake_figures(p: Period) -> Intake:
+    """Submissions of the period per bucket, source and outcome (test leads' left out)."""
+    rows = _rows(
+        "SELECT date_trunc(%s, s.received_at) AS b, s.source_id, src.slug, s.outcome, count(*)"
+        " FROM leads_submission s"
+        " LEFT JOIN leads_source src ON src.id = s.source_id"
+        " LEFT JOIN leads_lead l ON l.id = s.lead_id"
+        " WHERE s.received_at >= %s AND s.received_at < %s AND s.market_id = ANY(%s)"
+        "  AND NOT coalesce(l.is_synthetic, false)"
+        " GROUP BY 1, 2, 3, 4 ORDER BY 1",
+        [p.bucket, p.since, p.until, p.market_ids],
+    )
+    intake = Intake()
+    buckets: dict[datetime, dict[str, int]] = {}
+    for bucket, source_id, slug, outcome, count in rows:
+        source = slug or "(no source)"
+        intake.total += count
+        intake.by_outcome[outcome] = intake.by_outcome.get(outcome, 0) + count
+        per = intake.by_source.setdefault(source, {})
+        per[outcome] = per.get(outcome, 0) + count
+        intake.source_ids[source] = source_id
+        slot = buckets.setdefault(bucket, {})
+        slot[outcome] = slot.get(outcome, 0) + count
+    # Every bucket of the period, the empty ones too, so the chart is a time axis.
+    step = timedelta(hours=1) if p.bucket == "hour" else timedelta(days=1)
+    moment, series = p.since, []
+    while moment < p.until:
+        series.append((moment, buckets.get(moment, {})))
+        moment += step
+    intake.series = series
+    return intake
+
+
+@dataclass
+class Exceptions:
+    open_by: list[dict[str, Any]] = field(default_factory=list)  # kind, market, open, overdue
+    open_total: int = 0
+    overdue_total: int = 0
+    oldest_open: datetime | None = None
+    resolved: int = 0
+    median_minutes: float | None = None
+    median_by_kind: dict[str, float] = field(default_factory=dict)
+    leads: int = 0
+    leads_needing_a_person: int = 0
+
+    @property
+    def manual_rate(self) -> float | None:
+        return self.leads_needing_a_person / self.leads if self.leads else None
+
+
+SYNTHETIC_TARGET = (
+    " AND NOT EXISTS (SELECT 1 FROM leads_lead sl WHERE q.target_type = 'leads.lead'"
+    " AND sl.id::text = q.target_id AND sl.is_synthetic)"
+)
+
+
+def exception_figures(p: Period) -> Exceptions:
+    """Open and overdue items now (per kind and market), the oldest open, the median time to
+    resolve of the items closed in the period, and the manual intervention rate of the
+    period's leads."""
+    figures = Exceptions()
+    now = timezone.now()
+    for kind, market_id, code, open_, overdue, oldest in _rows(
+        "SELECT q.kind, q.market_id, m.code, count(*), count(*) FILTER (WHERE q.due_at < %s),"
+        " min(q.created_at)"
+        " FROM queue_exceptionitem q JOIN markets_market m ON m.id = q.market_id"
+        " WHERE q.status IN ('open', 'claimed') AND q.market_id = ANY(%s)"
+        + SYNTHETIC_TARGET
+        + " GROUP BY 1, 2, 3 ORDER BY 1, 3",
+        [now, p.market_ids],
+    ):
+        figures.open_by.append(
+            {
+                "kind": kind,
+                "market_id": market_id,
+                "market": code,
+                "open": open_,
+                "overdue": overdue,
+            }
+        )
+        figures.open_total += open_
+        figures.overdue_total += overdue
+        if figures.oldest_open is None or oldest < figures.oldest_open:
+            figures.oldest_open = oldest
+    for kind, count, median in _rows(
+        "SELECT q.kind, count(*),"
+        " percentile_cont(0.5) WITHIN GROUP"
+        "  (ORDER BY extract(epoch FROM q.resolved_at - q.created_at))"
+        " FROM queue_exceptionitem q"
+        " WHERE q.resolved_at >= %s AND q.resolved_at < %s AND q.market_id = ANY(%s)"
+        "  AND q.status IN ('resolved', 'dismissed')"
+        + SYNTHETIC_TARGET
+        + " GROUP BY ROLLUP (q.kind)",
+        [p.since, p.until, p.market_ids],
+    ):
+        if kind is None:
+            figures.resolved = count
+            figures.median_minutes = round(median / 60, 1) if median is not None else None
+        else:
+            figures.median_by_kind[kind] = round(median / 60, 1)
+    [(leads, needing)] = _rows(
+        "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM queue_exceptionitem q"
+        "  WHERE q.target_type = 'leads.lead' AND q.target_id = l.id::text"
+        "  AND q.resolved_by_id IS NOT NULL))"
+        " FROM leads_lead l"
+        " WHERE l.created_at >= %s AND l.created_at < %s AND l.market_id = ANY(%s)"
+        "  AND NOT l.is_synthetic AND l.merged_into_id IS NULL",
+        [p.since, p.until, p.market_ids],
+    )
+    figures.leads, figures.leads_needing_a_person = leads, needing
+    return figures
+
+
+def series_svg(series: list[tuple[datetime, dict[str, int]]], *, width: int = 720) -> str:
+    """Submissions per bucket as stacked bars by outcome (inline SVG: no CDN, no script)."""
+    from django.utils.html import escape
+
+    if not series:
+        return ""
+    colours = {"created": "#417690", "merged": "#79aec8", "review": "#c77700",
+               "quarantined": "#ba2121", "rejected": "#777"}  # fmt: skip
+    height, top = 160, max(sum(c.values()) for _, c in series) or 1
+    step = width / len(series)
+    bar = max(step - 2, 1)
+    parts = []
+    for i, (bucket, counts) in enumerate(series):
+        y = float(height)
+        for outcome in OUTCOMES:
+            n = counts.get(outcome, 0)
+            if not n:
+                continue
+            h = height * n / top
+            y -= h
+            parts.append(
+                f'<rect x="{i * step:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}"'
+                f' fill="{colours[outcome]}"><title>{escape(f"{bucket:%Y-%m-%d %H:%M}")}'
+                f" {outcome}: {n}</title></rect>"
+            )
+    legend = "".join(
+        f'<rect x="{j * 110}" y="{height + 8}" width="10" height="10" fill="{colours[o]}"/>'
+        f'<text x="{j * 110 + 14}" y="{height + 17}" font-size="11">{o}</text>'
+        for j, o in enumerate(OUTCOMES)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 24}"'
+        ' role="img" aria-label="Submissions over time by outcome" id="intake-chart">'
+        + "".join(parts)
+        + legend
+        + "</svg>"
+    )
+
+
+def bars_svg(values: list[tuple[str, int]], *, chart_id: str, width: int = 480) -> str:
+    """Labelled horizontal bars (inline SVG)."""
+    from django.utils.html import escape
+
+    if not values:
+        return ""
+    top = max(n for _, n in values) or 1
+    parts = []
+    for i, (label, n) in enumerate(values):
+        y = i * 24
+        length = int((width - 200) * n / top)
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="12">{escape(label)}</text>'
+            f'<rect x="150" y="{y + 3}" width="{max(length, 1)}" height="16" fill="#417690"/>'
+            f'<text x="{156 + length}" y="{y + 15}" font-size="12">{n}</text>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{len(values) * 24}"'
+        f' role="img" id="{chart_id}">' + "".join(parts) + "</svg>"
+    )
