@@ -114,21 +114,28 @@ def measure(client: object, url: str, repeat: int) -> tuple[float, int, int]:
     return statistics.median(times), len(queries.captured_queries), shown
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--existing", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-
+def prepare(existing: int) -> tuple[str, int]:
+    """The bench database with at least `existing` leads, shaped (shared with dashboard.py):
+    its admin conninfo and the lead count before preloading."""
     conninfo = bench_database()
     django_on(conninfo)
     setup_org()
     with psycopg.connect(conninfo, autocommit=True) as admin:
         counted = admin.execute("SELECT count(*) FROM leads_lead").fetchone()
     have = counted[0] if counted else 0
-    if have < args.existing:
-        preload(conninfo, have, args.existing - have)
+    if have < existing:
+        preload(conninfo, have, existing - have)
     shape_data(conninfo)
+    return conninfo, have
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--existing", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    conninfo, have = prepare(args.existing)
 
     from django.conf import settings
     from django.contrib.auth.models import User

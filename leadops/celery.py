@@ -22,6 +22,12 @@ app.conf.beat_schedule = {
     "core-heartbeat": {"task": "leadops.core.tasks.heartbeat", "schedule": 60.0},
     # Every minute ("* * * * *"): escalate exception-queue items past their recovery time.
     "queue-sweep": {"task": "leadops.queue.tasks.sweep", "schedule": 60.0},
+    # Every minute: fold the dashboard's intake rollup (leadops/leads/rollups.py).
+    "intake-rollup": {
+        "task": "leadops.leads.tasks.intake_rollup_fold",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Hourly ("0 * * * *"): forget idempotent responses older than 72 hours.
     "leads-idempotency-purge": {
         "task": "leadops.leads.tasks.idempotency_purge",

@@ -1,13 +1,11 @@
 """The operations dashboard's figures, for the reader's markets and a period.
 
-No rollup tables: every figure is an indexed time-bucket query over the period's own rows
-(BRIN on `received_at` and `created_at`, partial indexes on the open and resolved exception
-items), so a page costs what the period holds, never what the whole table holds, and nothing
-is updated inside intake. It follows that a retag, a merge or an erasure shows at once: a retag
-moves the submissions with their lead, a merged-away lead stops counting, and erasure scrubs
-personal data, not rows. Medians come from the period's raw rows (`percentile_cont`), never
-from averaging. Synthetic (test) leads never count; every query also runs under the reader's
-row-level security.
+Intake comes from the hourly rollup `IntakeHour` (leadops/leads/rollups.py: recomputed per hour
+by beat, marked stale by retags and merges, backfilled from a migration's marks), so a page reads
+a few rows per market and hour, never the submissions. The exception figures read the queue
+through partial indexes whose size is what is open, or what was closed since the period began.
+Medians come from the period's raw rows (`percentile_cont`), never from averaging. Test leads
+never count; every query also runs under the reader's row-level security.
 """
 
 from __future__ import annotations
@@ -59,6 +57,7 @@ class Intake:
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # source → outcome → n
     source_ids: dict[str, int | None] = field(default_factory=dict)
     series: list[tuple[datetime, dict[str, int]]] = field(default_factory=list)
+    leads_created: int = 0
 
     def rate(self, *outcomes: str) -> float | None:
         """Share of the accepted submissions (all but rejected) with one of `outcomes`."""
@@ -69,28 +68,29 @@ class Intake:
 
 
 def intake_figures(p: Period) -> Intake:
-    """Submissions of the period per bucket, source and outcome (test leads' left out)."""
+    """Submissions of the period per bucket, source and outcome, and the leads created, from
+    the rollup."""
     rows = _rows(
-        "SELECT date_trunc(%s, s.received_at) AS b, s.source_id, src.slug, s.outcome, count(*)"
-        " FROM leads_submission s"
-        " LEFT JOIN leads_source src ON src.id = s.source_id"
-        " LEFT JOIN leads_lead l ON l.id = s.lead_id"
-        " WHERE s.received_at >= %s AND s.received_at < %s AND s.market_id = ANY(%s)"
-        "  AND NOT coalesce(l.is_synthetic, false)"
+        "SELECT date_trunc(%s, r.hour) AS b, r.source_id, src.slug, r.kind, sum(r.count)::int"
+        " FROM leads_intakehour r LEFT JOIN leads_source src ON src.id = r.source_id"
+        " WHERE r.hour >= %s AND r.hour < %s AND r.market_id = ANY(%s)"
         " GROUP BY 1, 2, 3, 4 ORDER BY 1",
         [p.bucket, p.since, p.until, p.market_ids],
     )
     intake = Intake()
     buckets: dict[datetime, dict[str, int]] = {}
-    for bucket, source_id, slug, outcome, count in rows:
+    for bucket, source_id, slug, kind, count in rows:
+        if kind == "lead":
+            intake.leads_created += count
+            continue
         source = slug or "(no source)"
         intake.total += count
-        intake.by_outcome[outcome] = intake.by_outcome.get(outcome, 0) + count
+        intake.by_outcome[kind] = intake.by_outcome.get(kind, 0) + count
         per = intake.by_source.setdefault(source, {})
-        per[outcome] = per.get(outcome, 0) + count
+        per[kind] = per.get(kind, 0) + count
         intake.source_ids[source] = source_id
         slot = buckets.setdefault(bucket, {})
-        slot[outcome] = slot.get(outcome, 0) + count
+        slot[kind] = slot.get(kind, 0) + count
     # Every bucket of the period, the empty ones too, so the chart is a time axis.
     step = timedelta(hours=1) if p.bucket == "hour" else timedelta(days=1)
     moment, series = p.since, []
@@ -118,66 +118,69 @@ class Exceptions:
         return self.leads_needing_a_person / self.leads if self.leads else None
 
 
-SYNTHETIC_TARGET = (
-    " AND NOT EXISTS (SELECT 1 FROM leads_lead sl WHERE q.target_type = 'leads.lead'"
-    " AND sl.id::text = q.target_id AND sl.is_synthetic)"
-)
+def _synthetic_targets() -> list[str]:
+    """The test leads' ids as item targets (a handful, through a partial index)."""
+    return [str(i) for (i,) in _rows("SELECT id FROM leads_lead WHERE is_synthetic", [])]
 
 
-def exception_figures(p: Period) -> Exceptions:
+def exception_figures(p: Period, *, leads_created: int) -> Exceptions:
     """Open and overdue items now (per kind and market), the oldest open, the median time to
-    resolve of the items closed in the period, and the manual intervention rate of the
-    period's leads."""
-    figures = Exceptions()
+    resolve of the items closed in the period, and the manual intervention rate of the period's
+    leads (`leads_created`, from the rollup, is its denominator)."""
+    figures = Exceptions(leads=leads_created)
     now = timezone.now()
+    synthetic = _synthetic_targets()
     for kind, market_id, code, open_, overdue, oldest in _rows(
         "SELECT q.kind, q.market_id, m.code, count(*), count(*) FILTER (WHERE q.due_at < %s),"
         " min(q.created_at)"
         " FROM queue_exceptionitem q JOIN markets_market m ON m.id = q.market_id"
         " WHERE q.status IN ('open', 'claimed') AND q.market_id = ANY(%s)"
-        + SYNTHETIC_TARGET
-        + " GROUP BY 1, 2, 3 ORDER BY 1, 3",
-        [now, p.market_ids],
+        "  AND NOT (q.target_type = 'leads.lead' AND q.target_id = ANY(%s))"
+        " GROUP BY 1, 2, 3 ORDER BY 1, 3",
+        [now, p.market_ids, synthetic],
     ):
-        figures.open_by.append(
-            {
-                "kind": kind,
-                "market_id": market_id,
-                "market": code,
-                "open": open_,
-                "overdue": overdue,
-            }
-        )
+        row = {"kind": kind, "market_id": market_id, "market": code}
+        figures.open_by.append({**row, "open": open_, "overdue": overdue})
         figures.open_total += open_
         figures.overdue_total += overdue
         if figures.oldest_open is None or oldest < figures.oldest_open:
             figures.oldest_open = oldest
     for kind, count, median in _rows(
-        "SELECT q.kind, count(*),"
-        " percentile_cont(0.5) WITHIN GROUP"
+        "SELECT q.kind, count(*), percentile_cont(0.5) WITHIN GROUP"
         "  (ORDER BY extract(epoch FROM q.resolved_at - q.created_at))"
         " FROM queue_exceptionitem q"
         " WHERE q.resolved_at >= %s AND q.resolved_at < %s AND q.market_id = ANY(%s)"
         "  AND q.status IN ('resolved', 'dismissed')"
-        + SYNTHETIC_TARGET
-        + " GROUP BY ROLLUP (q.kind)",
-        [p.since, p.until, p.market_ids],
+        "  AND NOT (q.target_type = 'leads.lead' AND q.target_id = ANY(%s))"
+        " GROUP BY ROLLUP (q.kind)",
+        [p.since, p.until, p.market_ids, synthetic],
     ):
         if kind is None:
             figures.resolved = count
             figures.median_minutes = round(median / 60, 1) if median is not None else None
         else:
             figures.median_by_kind[kind] = round(median / 60, 1)
-    [(leads, needing)] = _rows(
-        "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM queue_exceptionitem q"
-        "  WHERE q.target_type = 'leads.lead' AND q.target_id = l.id::text"
-        "  AND q.resolved_by_id IS NOT NULL))"
-        " FROM leads_lead l"
-        " WHERE l.created_at >= %s AND l.created_at < %s AND l.market_id = ANY(%s)"
+    # A person resolves an item after the lead exists: only items resolved since the period
+    # began can be about its leads (an index range, not every item ever resolved). Two steps:
+    # a cast or a regex in a join would not be leakproof, and under row-level security the
+    # planner would then read every lead before joining.
+    targets = [
+        int(t)
+        for (t,) in _rows(
+            "SELECT DISTINCT q.target_id FROM queue_exceptionitem q"
+            " WHERE q.resolved_at >= %s AND q.resolved_by_id IS NOT NULL"
+            "  AND q.target_type = 'leads.lead'",
+            [p.since],
+        )
+        if t.isdigit()
+    ]
+    [(needing,)] = _rows(
+        "SELECT count(*) FROM leads_lead l WHERE l.id = ANY(%s)"
+        "  AND l.created_at >= %s AND l.created_at < %s AND l.market_id = ANY(%s)"
         "  AND NOT l.is_synthetic AND l.merged_into_id IS NULL",
-        [p.since, p.until, p.market_ids],
+        [targets, p.since, p.until, p.market_ids],
     )
-    figures.leads, figures.leads_needing_a_person = leads, needing
+    figures.leads_needing_a_person = needing
     return figures
 
 

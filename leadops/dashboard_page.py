@@ -71,7 +71,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     market_ids, _ = request_scope(request)
     p, markets, chosen = _period(request, market_ids)
     intake = intake_figures(p)
-    exceptions = exception_figures(p)
+    exceptions = exception_figures(p, leads_created=intake.leads_created)
     market_of = {m.pk: m for m in markets}
     single = market_of[p.market_ids[0]].pk if chosen and p.market_ids else None
     received = {"received_at__gte": _when(p.since), "received_at__lt": _when(p.until)}

@@ -36,6 +36,7 @@ from leadops.leads.models import (
     SourceTouch,
     Submission,
 )
+from leadops.leads.rollups import hours_mark_dirty
 
 # The contact fields a person picks between when the two leads differ (label → columns that
 # travel together). Everything else fills only where the survivor is empty.
@@ -158,6 +159,7 @@ def leads_merge(
     absorbed._change_reason = f"merged into lead #{survivor.pk}"  # type: ignore[attr-defined]
     absorbed.save(update_fields=["merged_into", "updated_at"])
 
+    hours_mark_dirty(lead_ids=[absorbed.pk])  # a merged-away lead stops counting as created
     merge = LeadMerge.objects.create(
         market_id=survivor.market_id,
         second_market_id=absorbed.market_id if absorbed.market_id != survivor.market_id else None,
@@ -337,6 +339,7 @@ def lead_unmerge(
         lead._change_reason = f"back with #{absorbed.pk}"
         lead.save(update_fields=["merged_into", "updated_at"])
 
+    hours_mark_dirty(lead_ids=[absorbed.pk])
     merge.state = LeadMerge.State.UNMERGED
     merge.unmerged_by = _label(actor)
     merge.unmerged_at = timezone.now()

@@ -158,8 +158,10 @@ class Lead(MarketScopedModel):
                 name="lead_merged_into",
                 condition=models.Q(merged_into__isnull=False),
             ),
-            # Leads created in a period (the dashboard): rows arrive in time order.
-            BrinIndex(fields=["created_at"], name="lead_created_brin"),
+            # The few test leads, which the dashboard leaves out.
+            models.Index(
+                fields=["id"], name="lead_synthetic", condition=models.Q(is_synthetic=True)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -493,3 +495,40 @@ class LeadExport(ScopedByMarkets):
 
     def __str__(self) -> str:
         return f"Export #{self.pk}"
+
+
+class IntakeHour(MarketScopedModel):
+    """The dashboard's rollup: per market, hour and source, how many submissions had each
+    outcome (`kind` = the outcome) and how many leads were created (`kind` = "lead"; merged-
+    away leads not counted). Test leads never count. Recomputed per hour by beat
+    (`rollups.intake_hours_fold`), never updated inside intake."""
+
+    hour = models.DateTimeField()
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=12)
+    count = models.PositiveIntegerField()
+
+    class Meta(MarketScopedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market", "hour", "source", "kind"],
+                name="intake_hour_once",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["hour", "market"], name="intake_hour_period")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.kind}: {self.count}"
+
+
+class RollupDirtyHour(models.Model):
+    """An hour whose rollup rows a change outside intake made stale (a retag, a merge): the
+    next fold recomputes it. Holds no market data, only the hour."""
+
+    hour = models.DateTimeField(unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h"

@@ -19,6 +19,7 @@ from audit.services import Entry, audit_record_many
 from leadops.core.actors import Actor
 from leadops.core.sql import sql_run
 from leadops.leads.history import history_insert_sql
+from leadops.leads.rollups import hours_mark_dirty
 
 # The rows that live in their lead's market.
 DEPENDENTS = ["leads_submission", "leads_sourcetouch", "leads_activity", "leads_leadexternalid"]
@@ -98,6 +99,8 @@ def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveRepor
             " AND i.target_id = ANY(%s) AND n.market_id <> i.market_id",
             [[str(i) for i in moved]],
         )
+    # The dashboard's rollup counted these rows under their old market.
+    hours_mark_dirty(lead_ids=moved)
     sql_run(
         history_insert_sql("leads_lead") + " WHERE id = ANY(%b::bigint[])",
         [now, reason[:100], "~", moved],

@@ -37,3 +37,12 @@ def lead_export_job(export_id: int, market_ids: list[int] | None = None) -> int:
     from leadops.leads.exports import lead_export_write
 
     return lead_export_write(export_id=export_id)
+
+
+@shared_task(name="leadops.leads.tasks.intake_rollup_fold", expires=55)
+def intake_rollup_fold() -> int:
+    """Beat, every minute: recompute the dashboard's intake rollup for the current and the
+    previous hour and the hours marked stale."""
+    from leadops.leads.rollups import intake_hours_fold
+
+    return intake_hours_fold()

@@ -105,8 +105,7 @@ class ExceptionItem(MarketScopedModel):
                 condition=models.Q(status__in=["open", "claimed"]),
                 name="queue_item_open_target",
             ),
-            # The dashboard: open items per market and kind, items closed in a period, and
-            # whether a lead ever needed a person.
+            # The dashboard: open items per market and kind, and items closed since a moment.
             models.Index(
                 fields=["market", "kind"],
                 condition=models.Q(status__in=["open", "claimed"]),
@@ -116,11 +115,6 @@ class ExceptionItem(MarketScopedModel):
                 fields=["resolved_at"],
                 condition=models.Q(resolved_at__isnull=False),
                 name="queue_item_resolved_at",
-            ),
-            models.Index(
-                fields=["target_type", "target_id"],
-                condition=models.Q(resolved_by__isnull=False),
-                name="queue_item_person_target",
             ),
         ]
 

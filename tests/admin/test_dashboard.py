@@ -12,6 +12,7 @@ from leadops.core.access import system_context
 from leadops.leads.ingest import Refused, leads_ingest, submissions_reject
 from leadops.leads.models import Lead
 from leadops.leads.prepare import IngestItem
+from leadops.leads.rollups import intake_hours_fold
 from leadops.leads.services import lead_market_set
 from leadops.markets.services import manager_group_name
 from leadops.markets.teams import team_ensure, team_member_set
@@ -47,6 +48,7 @@ def data(table, web, partner, revops_user):
         )
         item.refresh_from_db()
         exception_resolve(actor=revops_user, item=item, resolution="release")
+    intake_hours_fold()  # what beat does every minute
 
 
 def manager_of(*markets):
@@ -126,11 +128,15 @@ def test_a_retag_moves_the_figures_and_an_erasure_leaves_them(
         lead = Lead.objects.get(email_norm="held@x.io")
         lead_market_set(actor=revops_user, lead=lead, market=market_b)
     subject_erase(actor=revops_user, identity="email:a1@x.io")
+    stale = figures(client, manager_of(market_a))["intake"].by_outcome
+    intake_hours_fold()
 
     a = figures(client, manager_of(market_a))
     b = figures(client, manager_of(market_b))
 
-    # the held lead's submission moved with it; the erased person's rows still count
+    # until the fold, the rollup still counts the moved lead in A; then its submission moved
+    # with it, and the erased person's rows still count
+    assert stale == {"created": 1, "merged": 1, "quarantined": 1}
     assert a["intake"].by_outcome == {"created": 1, "merged": 1}
     assert b["intake"].by_outcome == {"created": 1, "review": 1, "quarantined": 1}
 
@@ -180,3 +186,32 @@ def test_a_managers_home_shows_her_queue_team_and_todays_intake(client, data, ma
     assert ctx["today"].total == 2
     [(market, people)] = ctx["teams"]
     assert (market.code, [c.user.username for c in people]) == ("BBB", ["rep_b"])
+
+
+def test_the_rollup_equals_the_rows_and_a_second_fold_writes_nothing(data):
+    from django.db import connection
+
+    from leadops.leads.models import IntakeHour, Submission
+
+    with system_context("tests"):
+        rolled = sum(IntakeHour.objects.exclude(kind="lead").values_list("count", flat=True))
+        raw = Submission.objects.exclude(lead__is_synthetic=True).count()
+        before = list(IntakeHour.objects.order_by("id").values_list("id", "count"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd + n_tup_ins + n_tup_del FROM pg_stat_xact_user_tables"
+                " WHERE relname = 'leads_intakehour'"
+            )
+            writes_before = cursor.fetchone()[0]
+        intake_hours_fold()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd + n_tup_ins + n_tup_del FROM pg_stat_xact_user_tables"
+                " WHERE relname = 'leads_intakehour'"
+            )
+            writes_after = cursor.fetchone()[0]
+        after = list(IntakeHour.objects.order_by("id").values_list("id", "count"))
+
+    assert rolled == raw == 6
+    assert after == before
+    assert writes_after == writes_before
