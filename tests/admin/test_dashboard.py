@@ -215,3 +215,19 @@ def test_the_rollup_equals_the_rows_and_a_second_fold_writes_nothing(data):
     assert rolled == raw == 6
     assert after == before
     assert writes_after == writes_before
+
+
+def test_a_merge_takes_the_absorbed_lead_out_of_the_leads_created(client, data, revops_user):
+    from leadops.leads.merges import leads_merge
+
+    before = figures(client, revops_user)["exceptions"].leads
+    with system_context("tests"):
+        review = ExceptionItem.objects.get(kind="duplicate_review")
+        absorbed = Lead.objects.get(pk=review.target_id)
+        survivor = Lead.objects.get(pk=review.details["candidates"][0]["lead"])
+        leads_merge(actor=revops_user, survivor=survivor, absorbed=absorbed)
+    intake_hours_fold()
+
+    after = figures(client, revops_user)["exceptions"].leads
+
+    assert (before, after) == (4, 3)  # a1, held, b1 and a1-in-B; then a1-in-B merged away
