@@ -209,35 +209,49 @@ def series_svg(series: list[tuple[datetime, dict[str, int]]], *, width: int = 72
                 f' fill="{colours[outcome]}"><title>{escape(f"{bucket:%Y-%m-%d %H:%M}")}'
                 f" {outcome}: {n}</title></rect>"
             )
+    # The time axis: its first and last bucket, then the legend.
+    shown = (
+        "%Y-%m-%d %H:00"
+        if len(series) > 1 and series[1][0] - series[0][0] < timedelta(days=1)
+        else "%Y-%m-%d"
+    )
+    axis = (
+        f'<text x="0" y="{height + 14}" font-size="11">{series[0][0]:{shown}}</text>'
+        f'<text x="{width}" y="{height + 14}" font-size="11" text-anchor="end">'
+        f"{series[-1][0]:{shown}}</text>"
+    )
     legend = "".join(
-        f'<rect x="{j * 110}" y="{height + 8}" width="10" height="10" fill="{colours[o]}"/>'
-        f'<text x="{j * 110 + 14}" y="{height + 17}" font-size="11">{o}</text>'
+        f'<rect x="{j * 110}" y="{height + 24}" width="10" height="10" fill="{colours[o]}"/>'
+        f'<text x="{j * 110 + 14}" y="{height + 33}" font-size="11">{o}</text>'
         for j, o in enumerate(OUTCOMES)
     )
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 24}"'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}"'
         ' role="img" aria-label="Submissions over time by outcome" id="intake-chart">'
         + "".join(parts)
+        + axis
         + legend
         + "</svg>"
     )
 
 
-def bars_svg(values: list[tuple[str, int]], *, chart_id: str, width: int = 480) -> str:
+def bars_svg(values: list[tuple[str, int]], *, chart_id: str, width: int = 640) -> str:
     """Labelled horizontal bars (inline SVG)."""
     from django.utils.html import escape
 
     if not values:
         return ""
     top = max(n for _, n in values) or 1
+    label = 260  # room for the longest kind label ("Conflicting notes across markets")
     parts = []
-    for i, (label, n) in enumerate(values):
+    for i, (name, n) in enumerate(values):
         y = i * 24
-        length = int((width - 200) * n / top)
+        length = int((width - label - 50) * n / top)
         parts.append(
-            f'<text x="0" y="{y + 15}" font-size="12">{escape(label)}</text>'
-            f'<rect x="150" y="{y + 3}" width="{max(length, 1)}" height="16" fill="#417690"/>'
-            f'<text x="{156 + length}" y="{y + 15}" font-size="12">{n}</text>'
+            f'<text x="0" y="{y + 15}" font-size="12">{escape(name)}</text>'
+            f'<rect x="{label}" y="{y + 3}" width="{max(length, 1)}" height="16"'
+            f' fill="#417690"/>'
+            f'<text x="{label + 6 + length}" y="{y + 15}" font-size="12">{n}</text>'
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{len(values) * 24}"'
