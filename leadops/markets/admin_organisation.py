@@ -362,7 +362,7 @@ class TeamMemberInline(MarketScopedAdminMixin, admin.StackedInline[TeamMember, T
             return "—"
         state = teams.is_available(obj, timezone.now())
         if state.available:
-            return format_html('<strong class="lo-available">available now</strong>')
+            return format_html('<strong class="lo-available">{}</strong>', "available now")
         return format_html('<span class="lo-unavailable">not available: {}</span>', state.reason)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
