@@ -98,6 +98,17 @@ def compare_rows(left: Lead, right: Lead) -> list[dict[str, Any]]:
     return rows
 
 
+def posted_picks(request: HttpRequest, *, survivor_is_left: bool) -> dict[str, str]:
+    """The side-by-side form names the side whose value survives (`pick:<field>` = left or
+    right); the merge service wants "survivor" or "absorbed"."""
+    picks = {}
+    for key in PICKABLE:
+        side = request.POST.get(f"pick:{key}")
+        if side in ("left", "right"):
+            picks[key] = "survivor" if (side == "left") == survivor_is_left else "absorbed"
+    return picks
+
+
 def review_view(model_admin: Any, request: HttpRequest, item_id: int) -> HttpResponse:
     """A `duplicate_review` item side by side: its lead on the left, a candidate on the right."""
     _can_work_queue(request)
@@ -139,13 +150,7 @@ def _review_decide(
     try:
         if action in ("merge_left", "merge_right") and other is not None:
             survivor, absorbed = (lead, other) if action == "merge_left" else (other, lead)
-            # The form names the side whose value survives; the service wants survivor/absorbed.
-            picks = {}
-            for key in PICKABLE:
-                side = request.POST.get(f"pick:{key}")
-                if side in ("left", "right"):
-                    keep_left = side == "left"
-                    picks[key] = "survivor" if keep_left == (survivor is lead) else "absorbed"
+            picks = posted_picks(request, survivor_is_left=survivor is lead)
             value = json.dumps({"survivor": survivor.pk, "absorbed": absorbed.pk, "picks": picks})
             exception_resolve(
                 actor=request.user, item=item, resolution="merge", note=note, value=value

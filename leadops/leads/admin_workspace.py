@@ -18,8 +18,8 @@ from django.utils.dateparse import parse_datetime
 from audit.services import subject_erase
 from leadops.core.admin import request_scope
 from leadops.core.errors import ApplicationError
-from leadops.leads.admin_reviews import compare_rows, side
-from leadops.leads.merges import PICKABLE, leads_merge
+from leadops.leads.admin_reviews import compare_rows, posted_picks, side
+from leadops.leads.merges import leads_merge
 from leadops.leads.models import Activity, Lead
 from leadops.leads.normalize import normalize_phone
 from leadops.leads.owners import assign_candidates, lead_assign
@@ -174,11 +174,7 @@ def compare_view(
     if request.method == "POST":
         action = request.POST.get("action", "")
         survivor, absorbed = (left, right) if action == "merge_left" else (right, left)
-        picks = {}
-        for key in PICKABLE:
-            chosen = request.POST.get(f"pick:{key}")
-            if chosen in ("left", "right"):
-                picks[key] = "survivor" if (chosen == "left") == (survivor is left) else "absorbed"
+        picks = posted_picks(request, survivor_is_left=survivor is left)
         try:
             if action not in ("merge_left", "merge_right"):
                 raise ApplicationError("Choose merge into the left or into the right.")
