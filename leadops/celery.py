@@ -28,6 +28,12 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Every minute: route the leads that wait for a closed team once it opens.
+    "routing-wake": {
+        "task": "routing.tasks.waiting_wake",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Hourly ("0 * * * *"): forget idempotent responses older than 72 hours.
     "leads-idempotency-purge": {
         "task": "leadops.leads.tasks.idempotency_purge",

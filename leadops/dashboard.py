@@ -184,6 +184,55 @@ def exception_figures(p: Period, *, leads_created: int) -> Exceptions:
     return figures
 
 
+@dataclass
+class Routing:
+    decisions: int = 0
+    assigned: int = 0
+    unroutable: int = 0
+    by_team: list[dict[str, Any]] = field(default_factory=list)  # market, team, owner, n
+    waiting_for_team: int = 0
+    unroutable_open: int = 0
+
+    @property
+    def unroutable_rate(self) -> float | None:
+        return self.unroutable / self.decisions if self.decisions else None
+
+
+def routing_figures(p: Period) -> Routing:
+    """The period's routing decisions (assigned per team and owner, unroutable), and the
+    leads waiting for an owner now: waiting for a closed team, or filed as unroutable."""
+    figures = Routing()
+    for market, team, owner_id, owner, outcome, count in _rows(
+        "SELECT m.code, t.name, d.owner_id, u.username, d.outcome, count(*)"
+        " FROM routing_decision d JOIN markets_market m ON m.id = d.market_id"
+        " LEFT JOIN markets_team t ON t.id = d.team_id"
+        " LEFT JOIN auth_user u ON u.id = d.owner_id"
+        " WHERE d.decided_at >= %s AND d.decided_at < %s AND d.market_id = ANY(%s)"
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 4",
+        [p.since, p.until, p.market_ids],
+    ):
+        figures.decisions += count
+        if outcome == "assigned":
+            figures.assigned += count
+            figures.by_team.append(
+                {"market": market, "team": team, "owner_id": owner_id, "owner": owner, "n": count}
+            )
+        elif outcome == "unroutable":
+            figures.unroutable += count
+    [(waiting,)] = _rows(
+        "SELECT count(DISTINCT d.lead_id) FROM routing_decision d"
+        " WHERE d.outcome = 'waiting' AND d.woken_at IS NULL AND d.market_id = ANY(%s)",
+        [p.market_ids],
+    )
+    [(unroutable_open,)] = _rows(
+        "SELECT count(*) FROM queue_exceptionitem q WHERE q.kind = 'unroutable'"
+        " AND q.status IN ('open', 'claimed') AND q.market_id = ANY(%s)",
+        [p.market_ids],
+    )
+    figures.waiting_for_team, figures.unroutable_open = waiting, unroutable_open
+    return figures
+
+
 def series_svg(series: list[tuple[datetime, dict[str, int]]], *, width: int = 720) -> str:
     """Submissions per bucket as stacked bars by outcome (inline SVG: no CDN, no script)."""
     from django.utils.html import escape

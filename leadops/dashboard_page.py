@@ -21,14 +21,13 @@ from leadops.dashboard import (
     exception_figures,
     intake_figures,
     period_of,
+    routing_figures,
     series_svg,
 )
 from leadops.markets.models import Market
 
 # Sections of features that do not exist yet: said plainly, never shown as zeros.
 LATER = [
-    ("Routing", "Assignments per team and unroutable leads per market arrive with the routing "
-     "engine."),
     ("SLAs", "Timers due, warned and breached arrive with lead SLAs."),
     ("Delivery", "CRM sync backlog, failures and conflicts arrive with the CRM connectors."),
 ]  # fmt: skip
@@ -72,6 +71,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     p, markets, chosen = _period(request, market_ids)
     intake = intake_figures(p)
     exceptions = exception_figures(p, leads_created=intake.leads_created)
+    routing = routing_figures(p)
     market_of = {m.pk: m for m in markets}
     single = market_of[p.market_ids[0]].pk if chosen and p.market_ids else None
     received = {"received_at__gte": _when(p.since), "received_at__lt": _when(p.until)}
@@ -146,6 +146,21 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
             created_at__lt=_when(p.until),
             market__id__exact=single,
         ),
+        "routing": routing,
+        "unroutable_rate": percent(routing.unroutable_rate),
+        "unroutable_link": _link("admin:queue_exceptionitem_changelist", kind="unroutable"),
+        "owner_rows": [
+            {
+                **row,
+                "link": _link(
+                    "admin:leads_lead_changelist",
+                    owner=row["owner_id"],
+                    created_at__gte=_when(p.since),
+                    created_at__lt=_when(p.until),
+                ),
+            }
+            for row in routing.by_team
+        ],
         "later": LATER,
     }
 

@@ -13,7 +13,7 @@ fixed number of statements:
 5. completing the keys with the answers given.
 
 It returns outcomes; the API maps them to HTTP (no status codes here or below). Routing, SLA
-timers and the outbox hook in here, after ingest.
+timers and the outbox hook in here: routing runs inside ingest's transaction (`after_create`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from typing import Any, Literal
 
 from rest_framework import serializers
 
+from audit.services import Entry
 from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.leads.fields import INPUT_LENGTHS
+from leadops.leads.hooks import NewLead, Placed
 from leadops.leads.idempotency import (
     Claim,
     idempotency_claim_many,
@@ -47,6 +49,7 @@ from leadops.leads.ingest import (
 from leadops.leads.models import Source, Submission
 from leadops.leads.prepare import IngestItem
 from leadops.leads.selectors import sources_by_slug
+from routing.services import leads_route_new
 
 Channel = Literal["api", "batch", "source", "form", "seed", "csv"]
 MAX_ATTRIBUTES = 50
@@ -220,8 +223,8 @@ def answer_body(result: IngestResult, scope: frozenset[int] | None = None) -> di
         "reason": result.reason or None,
         "market": result.market,
         "status": result.status,
-        "owner": None,
-        "routing": None,
+        "owner": result.owner,
+        "routing": result.routing,
         "sla": None,
         "duplicate_of": duplicate_of,
     }
@@ -312,7 +315,14 @@ def _work(
             )
 
     # 3. One ingest call for everything valid.
-    results = leads_ingest(items=[item for _, item in valid], actor=actor) if valid else []
+    def route(leads: list[NewLead], audit: list[Entry]) -> dict[int, Placed]:
+        return leads_route_new(actor=actor, leads=leads, audit_into=audit)
+
+    results = (
+        leads_ingest(items=[item for _, item in valid], actor=actor, after_create=route)
+        if valid
+        else []
+    )
 
     # 4. The answers, scoped.
     for (i, _item), result in zip(valid, results, strict=True):

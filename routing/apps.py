@@ -7,3 +7,13 @@ class RoutingConfig(AppConfig):
     name = "routing"
     label = "routing"
     verbose_name = "Routing"
+
+    def ready(self) -> None:
+        from leadops.leads.hooks import reroute_register
+        from leadops.sla.steps import escalation_step_register
+        from routing.kinds import routing_kinds_register
+        from routing.services import leads_reassign, leads_reroute
+
+        routing_kinds_register()
+        reroute_register(leads_reroute)
+        escalation_step_register("reassign", leads_reassign)

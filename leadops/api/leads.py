@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from leadops.api.limits import BATCH_BYTES, BATCH_ITEM_BYTES, too_large_message
 from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
+from leadops.api.routing import DecisionSummaryOutput
 from leadops.api.schema import ADA, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, errors
 from leadops.api.views import BaseApi, ScopedAPIView
 from leadops.core.actors import actor_ref
@@ -35,11 +36,13 @@ from leadops.leads.models import Lead, Source
 from leadops.leads.selectors import lead_audit_events, leads_visible
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
+from routing.selectors import decision_summary, decisions_for_lead
 
 # HTTP for each kind of answer the door gives (leadops/intake.py); the door knows no HTTP.
 OUTCOME_STATUS = {"created": 201, "review": 201, "merged": 200, "quarantined": 202}
 KIND_STATUS = {"accepted": 202, "invalid": 400, "too_large": 413, "mismatch": 422, "in_flight": 409}
 MAX_BATCH = 1000
+MAX_DECISIONS = 20
 KIND_DETAIL = {
     "mismatch": (
         "This Idempotency-Key was used with a different request body.",
@@ -242,6 +245,10 @@ class LeadOutput(serializers.Serializer):
     postal_code = serializers.CharField()
     score = serializers.IntegerField()
     owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    team = serializers.CharField(
+        source="team.name", allow_null=True, default=None, help_text="The team routing chose."
+    )
+    tags = serializers.ListField(child=serializers.CharField())
     attributes = serializers.DictField(child=serializers.JSONField(allow_null=True))
     is_synthetic = serializers.BooleanField(help_text="A test lead (listed only when asked for).")
     merged_into = serializers.IntegerField(
@@ -282,7 +289,12 @@ class ActivityOutput(serializers.Serializer):
 class LeadDetailOutput(LeadOutput):
     touches = TouchOutput(many=True)
     activities = ActivityOutput(many=True)
-    routing = serializers.JSONField(default=None, allow_null=True)
+    routing = DecisionSummaryOutput(
+        default=None, allow_null=True, help_text="The latest routing decision; null when none."
+    )
+    routing_decisions = DecisionSummaryOutput(
+        many=True, default=list, help_text=f"Latest first, at most {MAX_DECISIONS}."
+    )
     sla = serializers.JSONField(default=None, allow_null=True)
 
 
@@ -295,13 +307,19 @@ class LeadDetailApi(ScopedAPIView):
     def get(self, request: Request, lead_id: int) -> Response:
         lead = (
             leads_visible(market_ids=self.access.market_ids, include_synthetic=True)
+            .select_related("team")
             .prefetch_related("touches__source", "activities")
             .filter(pk=lead_id)
             .first()
         )
         if lead is None:
             raise Http404
-        return Response(LeadDetailOutput(lead).data)
+        decisions = decisions_for_lead(lead_id=lead.pk, market_ids=self.access.market_ids)
+        summaries = [decision_summary(d) for d in decisions[:MAX_DECISIONS]]
+        body = LeadDetailOutput(lead).data
+        body["routing"] = summaries[0] if summaries else None
+        body["routing_decisions"] = summaries
+        return Response(body)
 
 
 class LeadFilter(PageQuery):
@@ -333,7 +351,7 @@ class LeadListApi(ScopedAPIView):
         wanted = self.query()
         leads = leads_visible(
             market_ids=self.access.market_ids, include_synthetic=wanted["include_synthetic"]
-        )
+        ).select_related("team")
         if wanted.get("market"):
             leads = leads.filter(market__code=wanted["market"].upper())
         if wanted.get("status"):

@@ -16,6 +16,14 @@ from leadops.api.leads import (
 )
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 from leadops.api.reports import AttributionApi
+from leadops.api.routing import (
+    RuleSetListApi,
+    RuleSetVersionsApi,
+    VersionApproveApi,
+    VersionDetailApi,
+    VersionPublishApi,
+    VersionSubmitApi,
+)
 
 app_name = "api"
 
@@ -39,4 +47,28 @@ urlpatterns = [
         name="source-submissions",
     ),
     path("v1/exceptions/<int:item_id>", ExceptionDetailApi.as_view(), name="exception-detail"),
+    path("v1/routing/rule-sets", RuleSetListApi.as_view(), name="routing-rule-sets"),
+    path(
+        "v1/routing/rule-sets/<int:rule_set_id>/versions",
+        RuleSetVersionsApi.as_view(),
+        name="routing-rule-set-versions",
+    ),
+    path(
+        "v1/routing/versions/<int:version_id>", VersionDetailApi.as_view(), name="routing-version"
+    ),
+    path(
+        "v1/routing/versions/<int:version_id>/submit",
+        VersionSubmitApi.as_view(),
+        name="routing-version-submit",
+    ),
+    path(
+        "v1/routing/versions/<int:version_id>/approve",
+        VersionApproveApi.as_view(),
+        name="routing-version-approve",
+    ),
+    path(
+        "v1/routing/versions/<int:version_id>/publish",
+        VersionPublishApi.as_view(),
+        name="routing-version-publish",
+    ),
 ]

@@ -35,6 +35,7 @@ from leadops.leads import (
     admin_workspace,
     normalize,
 )
+from leadops.leads.hooks import lead_bulk_actions
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import (
     Activity,
@@ -216,7 +217,17 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
     paginator = admin_list.CappedPaginator
     # Facet counts run a COUNT per filter choice over the whole selection: never at 1M leads.
     show_facets = admin.ShowFacets.NEVER
-    actions = [admin_list.assign_selected, admin_list.status_selected, admin_export.export_selected]
+
+    @property
+    def actions(self) -> list[Any]:  # type: ignore[override]
+        # Apps above `leads` add theirs (routing: route again), read when the page is built.
+        return [
+            admin_list.assign_selected,
+            admin_list.status_selected,
+            admin_export.export_selected,
+            *lead_bulk_actions(),
+        ]
+
     search_fields = ["email_norm"]  # replaced by get_search_results: exact, normalized
     search_help_text = "An exact email, phone or company domain."
     show_full_result_count = False

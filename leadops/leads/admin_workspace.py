@@ -19,6 +19,7 @@ from audit.services import subject_erase
 from leadops.core.admin import request_scope
 from leadops.core.errors import ApplicationError
 from leadops.leads.admin_reviews import compare_rows, posted_picks, side
+from leadops.leads.hooks import lead_action, lead_panels
 from leadops.leads.merges import leads_merge
 from leadops.leads.models import Activity, Lead
 from leadops.leads.normalize import normalize_phone
@@ -51,6 +52,7 @@ def workspace_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
         "can_change": request.user.has_perm("leads.change_lead")
         or request.user.has_perm("queue.change_exceptionitem"),
         "now": timezone.now(),
+        "panels": {panel.key: panel for panel in lead_panels(lead=lead)},
     }
 
 
@@ -106,6 +108,8 @@ def lead_act(request: HttpRequest, lead: Lead) -> HttpResponse:
             return _merge_find(request, lead)
         elif action == "erase":
             return _erase(request, lead)
+        elif (registered := lead_action(action)) is not None:
+            messages.success(request, registered(actor=request.user, lead=lead, data=request.POST))
         else:
             messages.error(request, f"Unknown action {action!r}.")
     except ApplicationError as exc:

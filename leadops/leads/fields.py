@@ -3,7 +3,11 @@ identities, UTM tags or personal data. Ingest, mappings, the API and the admin a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from leadops.markets.selectors import MarketRef
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,42 @@ PERSONAL_COLUMNS = [
     "name_key",
     "title",
 ]
+
+
+# The lead's text columns a rule engine reads besides email and phone (routing/rules.py FIELDS).
+FACT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "company_domain",
+    "title",
+    "country",
+    "region",
+    "postal_code",
+)
+
+
+def lead_facts(
+    *,
+    values: Mapping[str, Any],
+    market: MarketRef | None,
+    source: str,
+    score: int,
+    status: str,
+    attributes: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What routing rules see of a lead: its normalized values (`email_norm`, `phone_e164` and
+    FACT_COLUMNS, from intake's work or a stored row), where it lives and where it came from."""
+    email = values.get("email_norm") or ""
+    return {
+        "email": email,
+        "email_domain": email.rpartition("@")[2] if "@" in email else "",
+        "phone": values.get("phone_e164") or "",
+        **{name: values.get(name) or "" for name in FACT_COLUMNS},
+        "market": market.code if market else "",
+        "timezone": market.timezone if market else "UTC",
+        "source": source,
+        "score": score,
+        "status": status,
+        "attributes": dict(attributes or {}),
+    }

@@ -31,8 +31,9 @@ from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.core.sql import sql_run, unnest_arrays
 from leadops.leads.dedupe import Found, Review, max_candidates, review_find, shared_phone_limit
-from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS
+from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS, lead_facts
 from leadops.leads.history import history_insert_sql
+from leadops.leads.hooks import AfterCreate, NewLead, Placed
 from leadops.leads.models import Lead, Source, Submission
 from leadops.leads.prepare import (
     NORMALIZER_VERSION,
@@ -62,6 +63,8 @@ class IngestResult:
     # The market of `duplicate_of` (an answer names it only to a caller holding that market).
     duplicate_market_id: int | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    owner: str | None = None
+    routing: dict[str, Any] | None = None
 
 
 @dataclass(eq=False)  # compared and hashed by identity: items are candidates of later items
@@ -271,15 +274,18 @@ def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
     return look.leads
 
 
-def leads_ingest(*, items: Sequence[IngestItem], actor: Actor) -> list[IngestResult]:
-    """Ingest `items` in one transaction; results come back in input order."""
+def leads_ingest(
+    *, items: Sequence[IngestItem], actor: Actor, after_create: AfterCreate | None = None
+) -> list[IngestResult]:
+    """Ingest `items` in one transaction; results come back in input order. `after_create`
+    runs in that transaction once the new leads exist, before the audit entries are written."""
     now = timezone.now()
     with config_snapshot(), system_context("ingest"):
         version, index = market_table_in_force()
         codes = {market.id: market.code for market in markets_by_id().values()}
         work = _prepare(items, index)
         existing = _decide_all(work)
-        return _write(work, existing, version, codes, now, actor)
+        return _write(work, existing, version, codes, now, actor, after_create)
 
 
 @dataclass(frozen=True)
@@ -368,6 +374,7 @@ def _write(
     codes: dict[int, str],
     now: datetime,
     actor: Actor,
+    after_create: AfterCreate | None = None,
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
     _join_planned(work)
@@ -407,6 +414,11 @@ def _write(
     submission_ids = _insert_submissions_and_touches(work, market_of, version, now)
     audit: list[Entry] = []
     _file_exceptions(work, submission_ids, market_of, actor, audit)
+    placed: dict[int, Placed] = {}
+    if after_create is not None:
+        placed = after_create(_new_leads(creates, market_of, status_of), audit)
+        for lead_id, p in placed.items():
+            status_of[lead_id] = p.status
     audit_record_many(
         actor=actor,
         entries=[
@@ -445,9 +457,40 @@ def _write(
             duplicate_of=_duplicate_of(it)[0],
             duplicate_market_id=_duplicate_of(it)[1],
             errors=it.norm.unusable,
+            owner=placed[it.lead_id].owner if it.lead_id in placed else None,
+            routing=placed[it.lead_id].routing if it.lead_id in placed else None,
         )
         for it, sid in zip(work, submission_ids, strict=True)
     ]
+
+
+def _new_leads(
+    creates: list[_Item],
+    market_of: dict[int | None, int],
+    status_of: dict[int | None, str | None],
+) -> list[NewLead]:
+    """The leads this call made (not those a parallel call made first), once each."""
+    markets = markets_by_id()
+    made: dict[int, NewLead] = {}
+    for it in creates:
+        if it.lead_id is None or it.lead_id in made or not it.create:
+            continue
+        market_id, status = market_of[it.lead_id], str(status_of[it.lead_id])
+        made[it.lead_id] = NewLead(
+            lead_id=it.lead_id,
+            market_id=market_id,
+            status=status,
+            synthetic=it.item.synthetic,
+            facts=lead_facts(
+                values=it.lead,
+                market=markets.get(market_id),
+                source=it.item.source.slug,
+                score=score(it.lead),
+                status=status,
+                attributes=it.attributes,
+            ),
+        )
+    return list(made.values())
 
 
 def _duplicate_of(it: _Item) -> tuple[int | None, int | None]:

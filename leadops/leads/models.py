@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
@@ -93,6 +94,18 @@ class Lead(MarketScopedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The team routing placed the lead with (the owner works in it).
+    team = models.ForeignKey(
+        "markets.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Labels routing rules (or people) put on the lead, e.g. "vip".
+    # A database default too: set-based inserts name only the columns they fill.
+    tags = ArrayField(
+        models.CharField(max_length=40),
+        default=list,
+        db_default=models.Value([], output_field=ArrayField(models.CharField(max_length=40))),
+        blank=True,
+    )
     score = models.IntegerField(default=0)
     market_table_version = models.PositiveIntegerField(null=True, blank=True)
     market_row_id = models.BigIntegerField(null=True, blank=True)
@@ -113,7 +126,7 @@ class Lead(MarketScopedModel):
     history = HistoricalRecords(
         excluded_fields=["updated_at"],
         get_user=_history_user,
-        no_db_index=["market", "owner", "first_source", "merged_into"],
+        no_db_index=["market", "owner", "first_source", "merged_into", "team"],
     )
 
     class Meta(MarketScopedModel.Meta):

@@ -19,6 +19,7 @@ from audit.services import Entry, audit_record_many
 from leadops.core.actors import Actor
 from leadops.core.sql import sql_run
 from leadops.leads.history import history_insert_sql
+from leadops.leads.hooks import reroute_request
 from leadops.leads.rollups import hours_mark_dirty
 
 # The rows that live in their lead's market.
@@ -40,7 +41,9 @@ class MoveReport:
     blocked: list[int]  # their email already lives in the target market
 
 
-def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveReport:
+def leads_move(
+    *, actor: Actor, moves: Sequence[Move], reason: str, trigger: str = "market"
+) -> MoveReport:
     """Move leads (with their rows and open items) to other markets: a fixed number of
     statements whatever the number of leads. Runs in the caller's transaction and context
     (system context for a retag; the person's markets for "put in market")."""
@@ -66,7 +69,11 @@ def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveRepor
         moved = [m.lead_id for m in go]
         markets = [m.to_market_id for m in go]
         cursor.execute(
+            # The owner and team were the old market's: they would not see the lead. It is
+            # routed again in its new market (below).
             "UPDATE leads_lead l SET market_id = k.m, updated_at = %s,"
+            " owner_id = NULL, team_id = NULL,"
+            " status = CASE WHEN l.status = 'assigned' THEN 'new' ELSE l.status END,"
             " market_row_id = CASE WHEN k.v IS NULL THEN l.market_row_id ELSE k.r END,"
             " market_table_version = coalesce(k.v, l.market_table_version)"
             " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::int[]) AS k(id, m, r, v)"
@@ -123,4 +130,5 @@ def leads_move(*, actor: Actor, moves: Sequence[Move], reason: str) -> MoveRepor
             for m in go
         ],
     )
+    reroute_request(actor=actor, lead_ids=moved, trigger=trigger)
     return MoveReport(moved=moved, blocked=blocked)

@@ -4,6 +4,7 @@ chosen."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,9 +14,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import Entry, audit_record
 from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
+from leadops.core.sql import sql_run, unnest_arrays
+from leadops.leads.history import history_insert_sql
 from leadops.leads.models import Lead
 from leadops.markets.models import TeamMember
 from leadops.markets.teams import is_available
@@ -76,6 +79,80 @@ def lead_assign(*, actor: Actor, lead: Lead, owner: User | None, reason: str) ->
         },
     )
     return lead
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One lead for `leads_assign_many`: its new owner and team, the status it moves to, the
+    tags to add, and why."""
+
+    lead_id: int
+    market_id: int
+    owner_id: int
+    team_id: int | None
+    status: str
+    reason: str
+    tags: tuple[str, ...] = ()
+
+
+ASSIGN_COLUMNS = [
+    ("id", "bigint"),
+    ("owner_id", "bigint"),
+    ("team_id", "bigint"),
+    ("status", "varchar"),
+    ("tags", "jsonb"),
+]
+
+
+def leads_assign_many(
+    *, actor: Actor, assignments: Sequence[Assignment], audit_into: list[Entry], now: datetime
+) -> set[int]:
+    """`lead_assign` for many leads in one statement (routing in the intake door and its
+    re-routes): the same rules, held by the statement itself — a lead is assignable (not
+    merged away, in an assignable status) and the owner is an active member of a team in the
+    lead's market, else that lead is left as it was. One history row and one `lead.assigned`
+    event (appended to `audit_into`) per lead assigned. The ids of the leads assigned."""
+    if not assignments:
+        return set()
+    rows = [
+        [a.lead_id, a.owner_id, a.team_id, a.status, json.dumps(list(a.tags))] for a in assignments
+    ]
+    typed, arrays = unnest_arrays(ASSIGN_COLUMNS, rows)
+    names = ", ".join(name for name, _ in ASSIGN_COLUMNS)
+    done = sql_run(
+        f"WITH v ({names}) AS (SELECT * FROM unnest({typed})),"
+        " before AS (SELECT l.id, l.owner_id, l.status FROM leads_lead l JOIN v ON v.id = l.id),"
+        " upd AS (UPDATE leads_lead l SET owner_id = v.owner_id, team_id = v.team_id,"
+        "   status = v.status, updated_at = %b,"
+        "   tags = ARRAY(SELECT DISTINCT t FROM unnest(l.tags || ARRAY(SELECT"
+        "     jsonb_array_elements_text(v.tags))) t ORDER BY t)"
+        "   FROM v WHERE l.id = v.id AND l.merged_into_id IS NULL AND l.status = ANY(%b)"
+        "   AND EXISTS (SELECT 1 FROM markets_teammember m WHERE m.market_id = l.market_id"
+        "     AND m.user_id = v.owner_id AND m.is_active)"
+        "   RETURNING l.*),"
+        f" hist AS ({history_insert_sql('upd')})"
+        " SELECT upd.id, before.owner_id, before.status FROM upd JOIN before ON before.id = upd.id",
+        [*arrays, now, [str(s) for s in ASSIGNABLE], now, "routed", "~"],
+    )
+    before = {lead_id: (owner_id, status) for lead_id, owner_id, status in done}
+    for a in assignments:
+        if a.lead_id not in before:
+            continue
+        owner_before, status_before = before[a.lead_id]
+        audit_into.append(
+            Entry(
+                action="lead.assigned",
+                target=("leads.lead", str(a.lead_id)),
+                market_id=a.market_id,
+                data={
+                    "from": owner_before,
+                    "to": a.owner_id,
+                    "reason": a.reason[:300],
+                    "status": [status_before, a.status] if status_before != a.status else None,
+                },
+            )
+        )
+    return set(before)
 
 
 def member_of_market(user: User, market_id: int) -> bool:

@@ -120,5 +120,6 @@ def _apply(
             for m in moves
         ],
         reason=f"retag to market table v{version.number}",
+        trigger="retag",
     )
     return len(report.moved), len(report.blocked)

@@ -11,6 +11,7 @@ from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
 from leadops.leads.fields import LEAD_INPUTS, PERSONAL_COLUMNS
+from leadops.leads.hooks import reroute_request
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.moves import Move, leads_move
 from leadops.leads.reviews import (
@@ -61,6 +62,7 @@ def _release(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
         lead_status_change(actor=actor, lead=lead, status=Lead.Status.NEW, note="released")
         # Intake skipped the review tiers while the lead was held: look now.
         lead_duplicates_check(actor=actor, lead=lead)
+        reroute_request(actor=actor, lead_ids=[lead.pk], trigger="release")
 
 
 def _disqualify(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
@@ -180,6 +182,7 @@ def lead_fix(*, actor: Actor, lead: Lead, corrections: dict[str, str]) -> Lead:
         data={"fields": sorted(corrections), "status": lead.status},
         personal={k: v for k, v in (("email", lead.email_norm), ("phone", lead.phone_e164)) if v},
     )
+    reroute_request(actor=actor, lead_ids=[lead.pk], trigger="release")
     return lead
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -424,9 +425,21 @@ class OutOfOfficeAdmin(MarketScopedAdminMixin, RevOpsEditsMixin, admin.ModelAdmi
     list_display = ["member_name", "market", "starts_at", "ends_at", "note"]
     list_filter = ["market"]
     list_select_related = ["member__user", "member__team", "market"]
+    actions = ["end_now"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["member", "starts_at", "ends_at", "note"]
+
+    @admin.action(description="End the selected periods now (they are kept, never deleted)")
+    def end_now(self, request: HttpRequest, queryset: Any) -> None:
+        if not is_revops(request.user):
+            raise PermissionDenied
+        now = timezone.now()
+        ended = 0
+        for absence in queryset.filter(ends_at__gt=now):
+            teams.out_of_office_end(actor=request.user, absence=absence, at=now)
+            ended += 1
+        self.message_user(request, f"Ended {ended} period(s).")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and is_revops(request.user)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from leadops.core.models import MarketScopedManager, MarketScopedModel
 
@@ -231,6 +232,10 @@ class TeamMember(MarketScopedModel):
     slack_handle = models.CharField(max_length=80, blank=True)
     teams_handle = models.CharField(max_length=120, blank=True)
 
+    # Every change is kept with its time: membership, active flag, weight, caps and hours as
+    # they stood at any past moment (a backtest replays routing against them).
+    history = HistoricalRecords(excluded_fields=["hubspot_owner_id", "salesforce_user_id"])
+
     class Meta(MarketScopedModel.Meta):
         ordering = ["team", "user__username"]
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
@@ -240,7 +245,10 @@ class TeamMember(MarketScopedModel):
 
 
 class OutOfOffice(MarketScopedModel):
-    member = models.ForeignKey(TeamMember, on_delete=models.CASCADE, related_name="absences")
+    """A period away. Never deleted (a trigger refuses it), only ended: routing decisions and
+    backtests must be able to say who was away when."""
+
+    member = models.ForeignKey(TeamMember, on_delete=models.PROTECT, related_name="absences")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     note = models.CharField(max_length=200, blank=True)

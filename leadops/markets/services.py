@@ -50,6 +50,10 @@ MANAGER_PERMS = [
     "leads.view_submission",
     "leads.view_sourcetouch",
     "leads.view_activity",
+    # Managers read their markets' routing rules and decisions.
+    "routing.view_ruleset",
+    "routing.view_ruleversion",
+    "routing.view_decision",
     # Jobs are scoped like everything else: a manager sees the jobs about their markets only.
     "core.view_job",
     # Managers import lists into their own markets (with a mapping RevOps made).
@@ -83,6 +87,11 @@ REVOPS_PERMS = [
     "leads.change_source",
     "leads.view_sourcemapping",
     "leads.add_sourcemapping",
+    # Routing: RevOps write drafts and approve each other's (never their own: routing/versions).
+    "routing.add_ruleset",
+    "routing.add_ruleversion",
+    "routing.change_ruleversion",
+    "routing.approve_ruleversion",
 ]
 
 

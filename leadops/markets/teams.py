@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -85,6 +85,30 @@ def out_of_office_add(
         target=absence,
         market_id=member.market_id,
         data={"member": member.pk, "from": starts_at.isoformat(), "to": ends_at.isoformat()},
+    )
+    return absence
+
+
+@transaction.atomic
+def out_of_office_end(*, actor: Actor, absence: OutOfOffice, at: datetime) -> OutOfOffice:
+    """End a period early (someone came back). Periods are never deleted: routing decisions and
+    backtests must still see who was away when; one that has not started ends as it starts."""
+    absence = OutOfOffice.objects.select_for_update().get(pk=absence.pk)
+    if absence.ends_at <= at:
+        return absence
+    before = absence.ends_at
+    absence.ends_at = max(at, absence.starts_at + timedelta(seconds=1))
+    absence.save(update_fields=["ends_at"])
+    audit_record(
+        actor=actor,
+        action="out_of_office.ended",
+        target=absence,
+        market_id=absence.market_id,
+        data={
+            "member": absence.member_id,
+            "was": before.isoformat(),
+            "to": absence.ends_at.isoformat(),
+        },
     )
     return absence
 

@@ -45,10 +45,13 @@ from leadops.leads.rollups import intake_hours_fold
 from leadops.leads.sources import source_ensure
 from leadops.markets.calendars import holidays_from_package
 from leadops.markets.config import FORMAT, config_import
-from leadops.markets.models import Market, MarketNote
+from leadops.markets.models import UNASSIGNED_CODE, Market, MarketNote
 from leadops.markets.services import market_note_create
 from leadops.queue.models import ExceptionItem, QueueOwnership
 from leadops.queue.services import queue_ownership_set
+from routing.models import RuleVersion
+from routing.transfer import FORMAT as ROUTING_FORMAT
+from routing.transfer import routing_import
 
 ACTOR = SystemActor("seed_demo")
 
@@ -89,6 +92,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         seeder = Seeder(seed_markers())
         self._people_and_organisation(seeder)
+        self._routing(seeder)
         self._notes_and_queue(seeder)
         seeder.once(
             "leads",
@@ -142,6 +146,17 @@ class Command(BaseCommand):
                 password=DEMO_PASSWORD,
                 is_superuser=superuser,
                 groups=groups,
+            )
+
+    def _routing(self, seeder: Seeder) -> None:
+        # Each demo market's rules go in as a routing document, exactly as `routing import`
+        # would (published by the import: the seed is the reviewed file). One marker per rule
+        # set: rules a person has changed since, or published before markers existed, are kept.
+        for code, document in demo_routing_documents(DEMO_TEAMS).items():
+            seeder.once(
+                f"routing:{code or 'global'}",
+                found=partial(_routing_exists, code),
+                make=partial(routing_import, actor=ACTOR, document=document, source="seed_demo"),
             )
 
     def _notes_and_queue(self, seeder: Seeder) -> None:
@@ -222,6 +237,13 @@ def _source_exists(slug: str) -> bool:
 
 def _market_exists(code: str) -> bool:
     return Market.objects.filter(code=code).exists()
+
+
+def _routing_exists(code: str | None) -> bool:
+    """The rule set has a version of any state: someone (or an older seed) made rules."""
+    if code is None:
+        return RuleVersion.objects.filter(market__isnull=True).exists()
+    return RuleVersion.objects.filter(market__code=code).exists()
 
 
 def _note(index: int) -> MarketNote | None:
@@ -320,4 +342,124 @@ def demo_document() -> dict[str, Any]:
         "format": FORMAT,
         "markets": markets,
         "market_table": {"note": "Demo table: DACH, France, US East, ANZ", "rows": rows},
+    }
+
+
+# With the default scorer (leadops/leads/scoring.py) only a senior title with a business domain
+# scores this much: the team answers such a lead first, in turn.
+DEMO_HOT_SCORE = 50
+
+
+def demo_routing_documents(
+    teams: list[tuple[str, str, list[str]]],
+) -> dict[str | None, dict[str, Any]]:
+    """One routing document per demo market with a team (its first team takes the leads),
+    plus the global fallback for UNASSIGNED leads when a team works there; keyed by market
+    code (None: global). A market without a team gets no rules: nobody could take a lead."""
+    first: dict[str, tuple[str, list[str]]] = {}
+    for code, team, members in teams:
+        if members:
+            first.setdefault(code, (team, members))
+    partner_sources = [slug for slug, _name, kind, _region in DEMO_SOURCES if kind != "web_form"]
+    documents: dict[str | None, dict[str, Any]] = {}
+    for code, (team, members) in first.items():
+        if code == UNASSIGNED_CODE:
+            continue
+        documents[code] = _routing_document(
+            code, _market_rules(code, team, members, partner_sources)
+        )
+    if UNASSIGNED_CODE in first:
+        team, _members = first[UNASSIGNED_CODE]
+        triage = "unassigned-triage"
+        content = {
+            "rules": [
+                {
+                    "id": triage,
+                    "name": "Leads no market claims: the triage team, in turn",
+                    "when": {"field": "market", "op": "eq", "value": UNASSIGNED_CODE},
+                    "then": {"team": team, "pick": "round_robin"},
+                }
+            ],
+            "fixtures": [
+                {
+                    "name": "a lead from a country no market covers",
+                    "lead": {"market": UNASSIGNED_CODE, "country": "JP", "source": "web"},
+                    "expect": {"rule": triage, "team": team},
+                }
+            ],
+        }
+        documents[None] = _routing_document(None, content)
+    return documents
+
+
+def _routing_document(code: str | None, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": ROUTING_FORMAT,
+        "rule_sets": [
+            {
+                "market": code,
+                "name": f"{code} routing" if code else "Global fallback",
+                "published": {
+                    "change_note": "Demo rules: high scores first, partner leads to a named "
+                    "rep, everyone else by weight.",
+                    "content": content,
+                },
+            }
+        ],
+    }
+
+
+def _market_rules(
+    code: str, team: str, members: list[str], partner_sources: list[str]
+) -> dict[str, Any]:
+    slug = code.lower()
+    hot, partner, rest = f"{slug}-hot", f"{slug}-partner", f"{slug}-everyone-else"
+    rep = members[1] if len(members) > 1 else members[0]
+    return {
+        "rules": [
+            {
+                "id": hot,
+                "name": f"Score {DEMO_HOT_SCORE}+: {team} in turn, waiting for opening hours",
+                "when": {"field": "score", "op": "gte", "value": DEMO_HOT_SCORE},
+                "then": {
+                    "team": team,
+                    "pick": "round_robin",
+                    "when_closed": "wait",
+                    "tags": ["hot"],
+                },
+            },
+            {
+                "id": partner,
+                "name": f"Trade-fair and partner leads: {rep}, who knows the partners",
+                "when": {"field": "source", "op": "in", "value": partner_sources},
+                "then": {"owner": rep, "tags": ["partner"]},
+            },
+            {
+                "id": rest,
+                "name": f"Everyone else: {team} by weight, waiting for opening hours",
+                "then": {"team": team, "pick": "weighted", "when_closed": "wait"},
+            },
+        ],
+        "fixtures": [
+            {
+                "name": "senior web lead",
+                "lead": {"market": code, "source": "web", "score": 65},
+                "expect": {"rule": hot, "team": team},
+            },
+            {
+                "name": "a high-score partner lead is hot first",
+                "lead": {"market": code, "source": partner_sources[0], "score": 70},
+                "expect": {"rule": hot, "team": team},
+            },
+            {
+                "name": "partner lead",
+                "lead": {"market": code, "source": partner_sources[0], "score": 10},
+                "expect": {"rule": partner},
+            },
+            {
+                "name": "plain web form",
+                "lead": {"market": code, "source": "web", "score": 5},
+                "expect": {"rule": rest, "team": team},
+            },
+        ],
     }
