@@ -49,7 +49,7 @@ from leadops.leads.ingest import (
 from leadops.leads.models import Source, Submission
 from leadops.leads.prepare import IngestItem
 from leadops.leads.selectors import sources_by_slug
-from routing.services import leads_route_new
+from routing.services import leads_route_new, routing_in_force
 
 Channel = Literal["api", "batch", "source", "form", "seed", "csv"]
 MAX_ATTRIBUTES = 50
@@ -318,8 +318,14 @@ def _work(
     def route(leads: list[NewLead], audit: list[Entry]) -> dict[int, Placed]:
         return leads_route_new(actor=actor, leads=leads, audit_into=audit)
 
+    # Until some routing version is published there is nothing to route: ingest need not even
+    # build the new leads' facts.
     results = (
-        leads_ingest(items=[item for _, item in valid], actor=actor, after_create=route)
+        leads_ingest(
+            items=[item for _, item in valid],
+            actor=actor,
+            after_create=route if routing_in_force() else None,
+        )
         if valid
         else []
     )

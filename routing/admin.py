@@ -23,6 +23,7 @@ from leadops.leads.hooks import (
     lead_panel_register,
 )
 from leadops.leads.models import Lead
+from routing.engine import trace_explain
 from routing.models import Decision, RuleSet, RuleVersion
 from routing.services import lead_reroute
 
@@ -146,6 +147,20 @@ def _decisions(lead: Lead) -> QuerySet[Decision]:
     return Decision.objects.filter(lead_id=lead.pk).select_related("team", "owner", "version")
 
 
+def _explained(decision: Decision) -> list[dict[str, Any]]:
+    """The decision's trace, each condition with its operator and value read back from the
+    version that evaluated it (the stored trace keeps only what varied per lead)."""
+    ids = {block.get("version_id") for block in decision.trace} - {None}
+    versions = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids)}
+    rows = []
+    for block in decision.trace:
+        version = versions.get(block.get("version_id"))
+        entries = block.get("rules", [])
+        explained = trace_explain(version.content, entries) if version else entries
+        rows.extend({**entry, "version": block.get("version")} for entry in explained)
+    return rows
+
+
 def routing_panel(*, lead: Lead) -> LeadPanel | None:
     """The lead page's routing module: the latest decisions, each with what it evaluated."""
     decisions = list(_decisions(lead)[:5])
@@ -166,11 +181,7 @@ def routing_panel(*, lead: Lead) -> LeadPanel | None:
             "decisions": [
                 {
                     "decision": d,
-                    "rules": [
-                        {**entry, "version": block.get("version")}
-                        for block in d.trace
-                        for entry in block.get("rules", [])
-                    ],
+                    "rules": _explained(d),
                     "candidates": d.inputs.get("candidates", []),
                     "skipped_rules": d.inputs.get("skipped_rules", []),
                     "inputs": json.dumps(d.inputs, indent=1)[:4000],

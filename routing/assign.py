@@ -242,7 +242,12 @@ def _evaluate(plan: Plan, loads: _Loads, clock: _Clock) -> list[Member] | None:
     market = markets_by_id()[req.market_id]
     teams = teams_by_name()
     for version in _versions_for(req.market_id):
-        block: dict[str, Any] = {"version": version.number, "rules": [], "skipped_by_index": 0}
+        block: dict[str, Any] = {
+            "version": version.number,
+            "version_id": version.version_id,
+            "rules": [],
+            "skipped_by_index": 0,
+        }
         plan.trace.append(block)
         after = -1
         while True:
@@ -405,10 +410,14 @@ def _pick(plans: list[Plan], loads: _Loads) -> list[Plan]:
         m = plan.owner
         if m.id in loads.known and loads.at_cap(m):
             loads.full.add(m.id)
-        plan.reason = plan.reason or (
-            f"rule {plan.rule.id if plan.rule else '?'} → {plan.team.name if plan.team else ''}"
-            f", {plan.pick.replace('_', ' ')}"
-        )
+        rule_id = plan.rule.id if plan.rule else "?"
+        if plan.pick == "named":
+            plan.reason = plan.reason or f"rule {rule_id} names {m.username}"
+        else:
+            plan.reason = plan.reason or (
+                f"rule {rule_id} → {plan.team.name if plan.team else ''}, "
+                f"{plan.pick.replace('_', ' ')}"
+            )
     return again
 
 

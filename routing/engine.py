@@ -8,7 +8,10 @@ under its own values plus the rules with no such key. The outcome is, by constru
 property test, the one `naive_first_match` finds by trying every rule in order.
 
 Every evaluation leaves a trace (the rules tried, and the conditions actually evaluated, with
-the lead's values) so a person can see why a lead went where it went.
+the lead's values) so a person can see why a lead went where it went. The trace is stored with
+every decision, so it keeps only what varies per lead: a step names its condition by `path`
+(and `field`, which redaction reads), not by its operator and value, which are constants of the
+version; `trace_explain` puts those back from the version's content for a reader.
 
 Pure: no Django, no database; the caller supplies the facts, the moment and the opening hours.
 """
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -298,53 +302,49 @@ def _not(child: _Node) -> _Node:
     return test
 
 
+# A trace step is a four-key literal: what varies per lead, and the path (and field) that find
+# the condition's operator and value in the version again (see `trace_explain`).
 def _leaf(leaf: Mapping[str, Any], path: str) -> _Node:
     op: str = leaf["op"]
     value = leaf["value"]
-    shown = trace_value(value)
     if op == "within_business_hours":
         wanted = bool(value)
-        entry = {"path": path, "op": op, "value": shown}.copy
 
         def hours(facts: Facts, env: _Env, out: Trace | None) -> bool:
             actual = env.open()
             ok = actual is wanted
             if out is not None:
-                step = entry()
-                step["actual"] = actual
-                step["ok"] = ok
-                out.append(step)
+                out.append({"path": path, "op": op, "actual": actual, "ok": ok})
             return ok
 
         return hours
 
     name: str = leaf["field"]
     check = _check(op, value)
-    # A trace step starts as a copy of the constant part (cheaper than a six-key literal).
-    head = {"path": path, "field": name, "op": op, "value": shown}
     plain = name not in DERIVED_FIELDS and not name.startswith(ATTRIBUTE_PREFIX)
     if plain and op in ("eq", "in"):
         values = value if op == "in" else [value]
         if all(isinstance(v, str) for v in values):
-            return _plain_texts(name, frozenset(v.casefold() for v in values), head)
+            return _plain_texts(name, frozenset(v.casefold() for v in values), path)
     if plain and op in _COMPARE:
-        return _plain_compare(name, _COMPARE[op], value, check, head)
+        return _plain_compare(name, _COMPARE[op], value, check, path)
     get = (lambda facts, env: facts.get(name)) if plain else _getter(name)
-    entry = head.copy
 
     def generic(facts: Facts, env: _Env, out: Trace | None) -> bool:
         actual = get(facts, env)
         ok = check(actual)
         if out is not None:
             cls = actual.__class__
-            step = entry()
-            step["actual"] = (
-                actual
-                if actual is None or cls is int or (cls is str and len(actual) <= TRACE_TEXT)
-                else trace_actual(actual)
+            out.append(
+                {
+                    "path": path,
+                    "field": name,
+                    "actual": actual
+                    if actual is None or cls is int or (cls is str and len(actual) <= TRACE_TEXT)
+                    else trace_actual(actual),
+                    "ok": ok,
+                }
             )
-            step["ok"] = ok
-            out.append(step)
         return ok
 
     return generic
@@ -352,21 +352,21 @@ def _leaf(leaf: Mapping[str, Any], path: str) -> _Node:
 
 # The two commonest leaves get closures of their own (one call per leaf, not three): a text
 # `eq`/`in` on a plain field, and a number comparison on one.
-def _plain_texts(name: str, texts: frozenset[str], head: dict[str, Any]) -> _Node:
-    entry = head.copy
-
+def _plain_texts(name: str, texts: frozenset[str], path: str) -> _Node:
     def leaf(facts: Facts, env: _Env, out: Trace | None) -> bool:
         actual = facts.get(name)
         ok = isinstance(actual, str) and actual.casefold() in texts
         if out is not None:
-            step = entry()
-            step["actual"] = (
-                actual
-                if actual is None or (actual.__class__ is str and len(actual) <= TRACE_TEXT)
-                else trace_actual(actual)
+            out.append(
+                {
+                    "path": path,
+                    "field": name,
+                    "actual": actual
+                    if actual is None or (actual.__class__ is str and len(actual) <= TRACE_TEXT)
+                    else trace_actual(actual),
+                    "ok": ok,
+                }
             )
-            step["ok"] = ok
-            out.append(step)
         return ok
 
     return leaf
@@ -380,19 +380,21 @@ def _plain_compare(
     compare: Callable[[Any, Any], bool],
     bound: float,
     check: Callable[[Any], bool],
-    head: dict[str, Any],
+    path: str,
 ) -> _Node:
-    entry = head.copy
-
     def leaf(facts: Facts, env: _Env, out: Trace | None) -> bool:
         actual = facts.get(name)
         cls = actual.__class__
         ok = compare(actual, bound) if cls is int or cls is float else check(actual)
         if out is not None:
-            step = entry()
-            step["actual"] = actual if cls is int or actual is None else trace_actual(actual)
-            step["ok"] = ok
-            out.append(step)
+            out.append(
+                {
+                    "path": path,
+                    "field": name,
+                    "actual": actual if cls is int or actual is None else trace_actual(actual),
+                    "ok": ok,
+                }
+            )
         return ok
 
     return leaf
@@ -506,6 +508,73 @@ def trace_actual(actual: Any) -> Any:
     return trace_actual(str(actual))
 
 
+_STEP: Final = re.compile(r"(all|any)\[([0-9]+)\]")
+
+
+def trace_explain(
+    content: Mapping[str, Any], rules: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per-rule trace entries (as `Evaluation.trace` gives them) with each condition step's
+    operator and value put back from the version's `content`, found by rule id and path:
+    `{"path", "field", "op", "value", "actual", "ok"}` (no `field` for business hours), the
+    value cut as `trace_value` cuts it. A step whose rule or path the content does not have,
+    or whose path leads elsewhere than a leaf on the step's field (a trace of another version),
+    or that already shows a value (a trace stored before steps were compact), stays as it is.
+    Returns copies; neither argument is changed."""
+    whens: dict[Any, Any] = {}
+    for rule in content.get("rules") or []:
+        if isinstance(rule, Mapping):
+            whens.setdefault(rule.get("id"), rule.get("when"))
+    explained = []
+    for entry in rules:
+        when = whens.get(entry.get("rule"))
+        conditions = entry.get("conditions")
+        if not isinstance(conditions, list):
+            explained.append(dict(entry))
+            continue
+        steps = []
+        for step in conditions:
+            found = _at_path(when, step.get("path")) if "value" not in step else None
+            if (
+                found is None
+                or found.get("field") != step.get("field")
+                or ("op" in step and found["op"] != step["op"])
+            ):
+                steps.append(dict(step))
+                continue
+            shown: dict[str, Any] = {"path": step["path"]}
+            if "field" in step:
+                shown["field"] = step["field"]
+            shown["op"] = found["op"]
+            shown["value"] = _copy(trace_value(found["value"]))
+            shown.update((key, item) for key, item in step.items() if key not in shown)
+            steps.append(shown)
+        explained.append({**entry, "conditions": steps})
+    return explained
+
+
+def _at_path(when: Any, path: Any) -> Mapping[str, Any] | None:
+    """The leaf at `path` (`all[1].any[0]`, `all[2].not`, `""` for the condition itself) of a
+    rule's condition, or None when there is no leaf there."""
+    if not isinstance(when, Mapping) or not isinstance(path, str):
+        return None
+    node: Any = when
+    for part in path.split(".") if path else ():
+        if part == "not":
+            node = node.get("not") if isinstance(node, Mapping) else None
+        elif (match := _STEP.fullmatch(part)) is not None:
+            children = node.get(match.group(1)) if isinstance(node, Mapping) else None
+            i = int(match.group(2))
+            node = children[i] if isinstance(children, list) and i < len(children) else None
+        else:
+            return None
+        if node is None:
+            return None
+    if not isinstance(node, Mapping) or "op" not in node or "value" not in node:
+        return None
+    return node
+
+
 # --- the reference -----------------------------------------------------------------------------
 
 
@@ -557,9 +626,7 @@ def _naive(
         actual: Any = bool(is_open(at))
         ok = actual == value
         if out is not None:
-            out.append(
-                {"path": path, "op": op, "value": trace_value(value), "actual": actual, "ok": ok}
-            )
+            out.append({"path": path, "op": op, "actual": actual, "ok": ok})
         return ok
     name = node["field"]
     if name in ("hour", "weekday"):
@@ -576,8 +643,6 @@ def _naive(
             {
                 "path": path,
                 "field": name,
-                "op": op,
-                "value": trace_value(value),
                 "actual": trace_actual(actual),
                 "ok": ok,
             }

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import Entry, audit_record_many
@@ -25,7 +27,7 @@ from leadops.leads.models import Lead
 from leadops.leads.owners import Assignment, leads_assign_many
 from leadops.leads.status import can_move
 from leadops.markets.selectors import markets_by_id
-from leadops.queue.services import Filing, exceptions_file_many
+from leadops.queue.services import Filing, Notice, exceptions_file_many, notifications_send_many
 from routing.assign import Plan, RouteRequest, plans_make
 from routing.models import Decision
 from routing.world import published_versions
@@ -47,6 +49,11 @@ DECISION_COLUMNS = [
     ("wake_at", "timestamptz"),
 ]
 FACT_VALUES = ("email_norm", "phone_e164", *FACT_COLUMNS)
+
+
+def routing_in_force() -> bool:
+    """Whether any routing version is published at all (cached per config generation)."""
+    return bool(published_versions())
 
 
 def routing_configured(market_id: int) -> bool:
@@ -142,6 +149,7 @@ def decisions_write(
         ],
         audit_into=audit_into,
     )
+    _notify(plans, now)
     audit_into.extend(
         Entry(
             action="routing.decided",
@@ -167,6 +175,35 @@ def decisions_write(
         )
         for p in plans
     }
+
+
+def _notify(plans: Sequence[Plan], now: datetime) -> None:
+    """The in-admin notices a matched rule's `notify` asks for (one statement for the users,
+    one for the notices; none when no rule notifies)."""
+    wanted = [(p, name) for p in plans if p.rule for name in p.rule.then.get("notify", [])]
+    if not wanted:
+        return
+    users = dict(
+        User.objects.filter(username__in={name for _, name in wanted}, is_active=True).values_list(
+            "username", "pk"
+        )
+    )
+    notifications_send_many(
+        notices=[
+            Notice(
+                market_id=p.request.market_id,
+                user_id=users[name],
+                reason="routed",
+                message=f"Lead #{p.request.lead_id}: {p.outcome} by rule "
+                f"{p.rule.id if p.rule else ''}"
+                + (f" to {p.owner.username}" if p.owner and p.outcome == "assigned" else ""),
+                link=reverse("admin:leads_lead_change", args=[p.request.lead_id]),
+            )
+            for p, name in wanted
+            if name in users
+        ],
+        now=now,
+    )
 
 
 def leads_route_new(
@@ -348,3 +385,25 @@ def reroute_job_run(
         scope=JobScope(market_ids=frozenset(markets)),
     )
     return counts
+
+
+def decisions_erase(*, identity: str, actor: Actor) -> int:
+    """Eraser: the values routing saw of a subject's leads (attributes may hold anything about
+    the person; email, phone and names are never kept) are dropped from their decisions' traces.
+    Registered under a name that sorts before the leads' eraser, which blanks the lead's email
+    and phone: afterwards the leads could no longer be found."""
+    field, _, value = identity.partition(":")
+    column = {"email": "email_norm", "phone": "phone_e164"}.get(field)
+    if column is None or not value:
+        return 0
+    lead_ids = list(Lead.objects.filter(**{column: value}).values_list("pk", flat=True))
+    scrubbed = 0
+    for decision in Decision.objects.filter(lead_id__in=lead_ids).only("pk", "trace"):
+        for block in decision.trace:
+            for rule in block.get("rules", []):
+                for condition in rule.get("conditions", []):
+                    if "actual" in condition:
+                        condition["actual"] = "(erased)"
+        decision.save(update_fields=["trace"])
+        scrubbed += 1
+    return scrubbed

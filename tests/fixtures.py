@@ -1,5 +1,5 @@
 """Fixtures shared by all tests: markets, their managers, notes, API clients, sources, a
-published market table and a lead."""
+published market table, a lead, and routing's people and team."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from django.contrib.auth.models import Group, User
 from leadops.core.access import market_context, system_context
 from leadops.core.actors import SystemActor
 from leadops.leads.sources import source_ensure
+from leadops.markets.calendars import calendar_version_create
 from leadops.markets.market_table import (
     market_table_draft_create,
     market_table_publish,
     market_table_row_add,
 )
-from leadops.markets.models import REVOPS_GROUP, Market, MarketNote
+from leadops.markets.models import REVOPS_GROUP, Market, MarketNote, Team
 from leadops.markets.services import (
     api_client_create,
     manager_group_name,
     market_create,
     market_note_create,
 )
+from leadops.markets.teams import team_ensure, team_member_set
 from tests.factories import UserFactory
+from tests.routing.conftest import revops
 
 SYSTEM = SystemActor("tests")
 
@@ -124,3 +127,35 @@ def lead(table, key_a):
     from tests.leads.test_api_ingest import ADA, post
 
     return post(key_a, ADA).json()
+
+
+# Routing: two RevOps people (an author and an approver) and team Inbound in market A.
+
+
+@pytest.fixture
+def author(db: None) -> User:
+    return revops("rita_author")
+
+
+@pytest.fixture
+def approver(db: None) -> User:
+    return revops("arno_approver")
+
+
+@pytest.fixture
+def inbound(market_a: Market) -> Team:
+    """Team Inbound in market A with four equal members. Market A is made open around the
+    clock, so these tests do not depend on the hour they run at; tests about hours give the
+    members their own."""
+    with system_context("tests"):
+        calendar_version_create(
+            actor=SYSTEM,
+            market=market_a,
+            hours="Mon-Sun 00:00-00:00",
+            holidays=[],
+            note="open around the clock for routing tests",
+        )
+        team = team_ensure(actor=SYSTEM, market=market_a, name="Inbound")
+        for name in ("ann", "ben", "cat", "dan"):
+            team_member_set(actor=SYSTEM, team=team, user=UserFactory.create(username=name))
+        return team

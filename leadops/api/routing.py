@@ -23,12 +23,13 @@ from leadops.api.pagination import KeysetPagination, PageQuery, page_serializer
 from leadops.api.schema import READ_ERRORS, WRITE_ERRORS, Detail, FieldErrors, errors
 from leadops.api.views import ScopedAPIView
 from leadops.core.errors import ApplicationError
-from leadops.markets.models import ApiClient
+from leadops.markets.models import ApiClient, Market
 from routing.models import Decision, RuleSet, RuleVersion
 from routing.selectors import rule_set_versions, rule_sets_visible, version_visible
 from routing.versions import (
     RulesInvalid,
     error_dict,
+    rule_set_ensure,
     version_approve,
     version_draft_create,
     version_draft_update,
@@ -258,6 +259,47 @@ class RuleSetListApi(RoutingApi):
             page_size=wanted["page_size"],
         )
         return Response(page.body(RuleSetOutput(page.rows, many=True).data))
+
+
+class RuleSetInput(serializers.Serializer):
+    market = serializers.CharField(
+        allow_null=True,
+        help_text="The market's code, or null for the global fallback (needs every market).",
+    )
+
+
+class RuleSetEnsureApi(RuleSetListApi):
+    @extend_schema(
+        request=RuleSetInput,
+        responses={
+            200: RuleSetOutput,
+            201: RuleSetOutput,
+            **errors(*WRITE_ERRORS, 404),
+        },
+        summary="The rule set of a market, made on first use",
+        operation_id="routing_rule_sets_ensure",
+        description="Idempotent: 201 when it was made now, 200 when it existed. A market outside "
+        "the caller's scope is 404.",
+    )
+    def post(self, request: Request) -> Response:
+        self.require_perm("routing.add_ruleset")
+        data = RuleSetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = data.validated_data["market"]
+        if code is None:
+            if not self.access.see_global:
+                raise Http404
+            market = None
+        else:
+            market = Market.objects.filter(
+                code=code.strip().upper(), pk__in=sorted(self.access.market_ids)
+            ).first()
+            if market is None:
+                raise Http404
+        existed = RuleSet.objects.filter(market=market).exists()
+        rule_set_ensure(actor=self.principal(), market=market)
+        found = rule_sets_visible(access=self.access).get(market=market)
+        return Response(RuleSetOutput(found).data, status=200 if existed else 201)
 
 
 class RuleSetVersionsApi(RoutingApi):

@@ -17,7 +17,7 @@ from leadops.api.leads import (
 from leadops.api.markets import MarketListApi, MarketNoteListApi
 from leadops.api.reports import AttributionApi
 from leadops.api.routing import (
-    RuleSetListApi,
+    RuleSetEnsureApi,
     RuleSetVersionsApi,
     VersionApproveApi,
     VersionDetailApi,
@@ -47,7 +47,7 @@ urlpatterns = [
         name="source-submissions",
     ),
     path("v1/exceptions/<int:item_id>", ExceptionDetailApi.as_view(), name="exception-detail"),
-    path("v1/routing/rule-sets", RuleSetListApi.as_view(), name="routing-rule-sets"),
+    path("v1/routing/rule-sets", RuleSetEnsureApi.as_view(), name="routing-rule-sets"),
     path(
         "v1/routing/rule-sets/<int:rule_set_id>/versions",
         RuleSetVersionsApi.as_view(),

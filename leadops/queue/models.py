@@ -165,14 +165,19 @@ class QueueOwnership(MarketScopedModel):
 
 class Notification(MarketScopedModel):
     """An in-admin notice to one person (shown on the queue page) until connectors deliver to
-    Slack and Teams. Unique per item, person and reason, so a repeated sweep adds nothing."""
+    Slack and Teams. Unique per item, person and reason, so a repeated sweep adds nothing.
+    Notices without an item carry a link (no personal data in the message: it names ids)."""
 
     # The item's second market, if any: a notice about a two-market item needs both to be read.
     second_market = models.ForeignKey(
         "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey(ExceptionItem, on_delete=models.CASCADE, related_name="+")
+    # What the notice is about: an item, or (a routing rule's `notify`) a page such as a lead's.
+    item = models.ForeignKey(
+        ExceptionItem, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    link = models.CharField(max_length=300, blank=True)
     reason = models.CharField(max_length=20)
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)

@@ -407,6 +407,36 @@ def exception_escalate_overdue(*, actor: Actor, now: datetime | None = None) -> 
     return escalated
 
 
+@dataclass(frozen=True)
+class Notice:
+    market_id: int
+    user_id: int
+    reason: str
+    message: str
+    link: str
+
+
+def notifications_send_many(*, notices: Sequence[Notice], now: datetime) -> int:
+    """In-admin notices about something other than an item (a lead routed by a rule that says
+    `notify`), in one statement, in the caller's transaction."""
+    if not notices:
+        return 0
+    made = Notification.objects.bulk_create(
+        [
+            Notification(
+                market_id=n.market_id,
+                user_id=n.user_id,
+                reason=n.reason[:20],
+                message=n.message[:300],
+                link=n.link[:300],
+                created_at=now,
+            )
+            for n in notices
+        ]
+    )
+    return len(made)
+
+
 @transaction.atomic
 def notifications_mark_read(*, actor: Actor, ids: list[int]) -> int:
     user = _user(actor)

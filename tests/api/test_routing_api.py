@@ -12,21 +12,15 @@ from routing.models import RuleSet, RuleVersion
 from routing.services import leads_reroute
 from routing.versions import rule_set_ensure, version_draft_create, version_submit
 from tests.leads.test_api_ingest import api, post
-from tests.routing import conftest as routing_fixtures
-from tests.routing.conftest import publish, rule
+from tests.routing.conftest import SYSTEM, publish, rule
 
 pytestmark = pytest.mark.django_db
-
-# The routing fixtures, shared with tests/routing (registered here by name).
-author = routing_fixtures.author
-approver = routing_fixtures.approver
-inbound = routing_fixtures.inbound
 
 DE = {"field": "country", "op": "eq", "value": "DE"}
 CONTENT = {"rules": [rule("de-inbound", DE, team="Inbound")]}
 
 
-def rule_set_of(market, actor=routing_fixtures.SYSTEM) -> RuleSet:
+def rule_set_of(market, actor=SYSTEM) -> RuleSet:
     with system_context("tests"):
         return rule_set_ensure(actor=actor, market=market)
 
@@ -336,7 +330,7 @@ def test_the_lead_detail_lists_decisions_latest_first(
         "lead_id"
     ]
     newer = publish(market_a, [rule("everyone", team="Inbound")], author=author, approver=approver)
-    leads_reroute(actor=routing_fixtures.SYSTEM, lead_ids=[lead_id], trigger="manual")
+    leads_reroute(actor=SYSTEM, lead_ids=[lead_id], trigger="manual")
 
     # when the lead is read
     body = api(key_a).get(f"/api/v1/leads/{lead_id}").json()
@@ -360,3 +354,21 @@ def test_a_lead_never_routed_has_no_routing(lead, key_a):
     assert (body["routing"], body["routing_decisions"]) == (None, [])
     assert (body["team"], body["tags"]) == (None, [])
     assert (listed["team"], listed["tags"]) == (None, [])
+
+
+def test_a_rule_set_is_made_on_first_use_in_scope_only(key_a, key_all, market_a, market_b):
+    # when client A asks for market A's rule set twice, and for B's and the global one
+    first = api(key_a).post("/api/v1/routing/rule-sets", {"market": "AAA"}, format="json")
+    again = api(key_a).post("/api/v1/routing/rule-sets", {"market": "AAA"}, format="json")
+    other = api(key_a).post("/api/v1/routing/rule-sets", {"market": "BBB"}, format="json")
+    global_ = api(key_a).post("/api/v1/routing/rule-sets", {"market": None}, format="json")
+
+    # then A's is made once (201, then 200 with the same id); B's and the global are not found
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["market"] == "AAA"
+    assert (other.status_code, global_.status_code) == (404, 404)
+    # and a client holding every market makes the global fallback
+    made = api(key_all).post("/api/v1/routing/rule-sets", {"market": None}, format="json")
+    assert made.status_code == 201
+    assert made.json()["market"] is None

@@ -317,3 +317,44 @@ def test_personal_values_are_not_kept_in_the_decision(
     assert body["routing"]["rule"] == "by-mail"
     stored = decision_of(body["lead_id"])
     assert "private.person" not in str(stored.trace)
+
+
+def test_notify_leaves_an_in_admin_notice_for_the_people_named(
+    client, table, key_a, market_a, inbound, author, approver, manager_a
+):
+    # given a rule that assigns and tells the market's manager
+    publish(
+        market_a,
+        [rule("tell", team="Inbound", notify=["manager_a"])],
+        author=author,
+        approver=approver,
+    )
+
+    # when a lead is routed by it
+    body = post(key_a, lead("noticed")).json()
+
+    # then the manager finds a notice linking to the lead on their queue page
+    client.force_login(manager_a)
+    html = client.get("/admin/queue/exceptionitem/").content.decode()
+    assert f"Lead #{body['lead_id']}: assigned by rule tell to {body['owner']}" in html
+    assert f'href="/admin/leads/lead/{body["lead_id"]}/change/"' in html
+
+
+def test_erasing_the_person_drops_what_routing_saw_of_their_attributes(
+    table, key_a, market_a, inbound, author, approver
+):
+    from django.core.management import call_command
+
+    # given a lead routed on a free-form attribute (which may hold anything about a person)
+    nickname = {"field": "attributes.nickname", "op": "exists", "value": True}
+    publish(market_a, [rule("nick", nickname, team="Inbound")], author=author, approver=approver)
+    body = post(key_a, lead("erase.me", attributes={"nickname": "Lady Ada"})).json()
+    assert "Lady Ada" in str(decision_of(body["lead_id"]).trace)
+
+    # when the person is erased
+    call_command("erase_subject", "--email", "erase.me@example.com")
+
+    # then the decision keeps which rule matched, but no longer what it saw
+    trace = decision_of(body["lead_id"]).trace
+    assert "Lady Ada" not in str(trace)
+    assert trace[0]["rules"][0]["ok"] is True

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing.engine import compile_version, fixture_check, naive_first_match
+from routing.engine import compile_version, fixture_check, naive_first_match, trace_explain
 from routing.rules import validate_content
 
 MONDAY_10_UTC = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -166,8 +166,12 @@ def test_within_business_hours_asks_the_callers_calendar(value, is_open, expecte
     assert (ev.rule is not None) is expected
     assert asked == [MONDAY_10_UTC]
     [condition] = ev.trace[0]["conditions"]
-    assert "field" not in condition
-    assert condition["actual"] is is_open(MONDAY_10_UTC)
+    assert condition == {
+        "path": "",
+        "op": "within_business_hours",
+        "actual": is_open(MONDAY_10_UTC),
+        "ok": expected,
+    }
 
 
 def test_the_calendar_is_asked_once_per_evaluation_however_many_rules_ask():
@@ -346,8 +350,24 @@ def test_the_trace_lists_only_the_conditions_evaluated_short_circuiting_like_pyt
     # when
     ev = compile_version(content).evaluate(facts, at=MONDAY_10_UTC, is_open=closed)
 
-    # then
+    # then the stored trace holds what varies per lead, named by path
     assert ev.trace == [
+        {
+            "rule": "dach",
+            "ok": False,
+            "conditions": [
+                {"path": "all[0]", "field": "score", "actual": 60, "ok": True},
+                {"path": "all[1].not", "field": "source", "actual": "web", "ok": True},
+            ],
+        },
+        {
+            "rule": "web",
+            "ok": True,
+            "conditions": [{"path": "any[0]", "field": "source", "actual": "web", "ok": True}],
+        },
+    ]
+    # and explained with the version, each step shows its operator and value again
+    assert trace_explain(content, ev.trace) == [
         {
             "rule": "dach",
             "ok": False,
@@ -406,11 +426,14 @@ def test_the_trace_cuts_long_lists_and_long_text():
     # when
     ev = compile_version(content).evaluate(facts, at=MONDAY_10_UTC, is_open=closed)
 
-    # then
+    # then the stored step holds the cut text and no value; explained, the value is cut too
     [condition] = ev.trace[0]["conditions"]
-    assert condition["value"] == [*values[:10], "…+15"]
+    assert "value" not in condition
     assert len(condition["actual"]) == 100
     assert condition["actual"] == "x" * 99 + "…"
+    [explained] = trace_explain(content, ev.trace)[0]["conditions"]
+    assert explained["value"] == [*values[:10], "…+15"]
+    assert explained["actual"] == condition["actual"]
 
 
 def test_the_trace_is_plain_json_whatever_the_lead_holds():
@@ -453,6 +476,204 @@ def test_no_trace_when_asked_for_none():
     # then
     assert ev.rule is not None
     assert ev.trace == []
+
+
+# --- explaining a trace ------------------------------------------------------------------------
+
+EXPLAINED_VERSION = {
+    "rules": [
+        {
+            "id": "nested",
+            "when": {
+                "all": [
+                    leaf("country", "in", ["DE", "AT"]),
+                    {"any": [leaf("score", "gt", 90), {"not": leaf("source", "eq", "event")}]},
+                    {"not": {"op": "within_business_hours", "value": True}},
+                ]
+            },
+            "then": {"team": "N"},
+        },
+        {"id": "hours", "when": {"op": "within_business_hours", "value": False}, "then": {}},
+        {"id": "top", "when": leaf("attributes.tier", "eq", "gold"), "then": {"team": "T"}},
+    ]
+}
+
+
+def test_trace_explain_finds_nested_and_negated_conditions_by_path():
+    # given a lead that goes through the any() into its not, then the negated hours test
+    facts = {"country": "DE", "score": 40, "source": "web"}
+    ev = compile_version(EXPLAINED_VERSION).evaluate(facts, at=MONDAY_10_UTC, is_open=closed)
+
+    # when
+    explained = trace_explain(EXPLAINED_VERSION, ev.trace)
+
+    # then
+    assert ev.rule is not None
+    assert ev.rule.id == "nested"
+    assert explained == [
+        {
+            "rule": "nested",
+            "ok": True,
+            "conditions": [
+                {
+                    "path": "all[0]",
+                    "field": "country",
+                    "op": "in",
+                    "value": ["DE", "AT"],
+                    "actual": "DE",
+                    "ok": True,
+                },
+                {
+                    "path": "all[1].any[0]",
+                    "field": "score",
+                    "op": "gt",
+                    "value": 90,
+                    "actual": 40,
+                    "ok": False,
+                },
+                {
+                    "path": "all[1].any[1].not",
+                    "field": "source",
+                    "op": "eq",
+                    "value": "event",
+                    "actual": "web",
+                    "ok": False,
+                },
+                {
+                    "path": "all[2].not",
+                    "op": "within_business_hours",
+                    "value": True,
+                    "actual": False,
+                    "ok": False,
+                },
+            ],
+        }
+    ]
+
+
+def test_trace_explain_a_top_level_leaf_and_business_hours():
+    # given a lead no earlier rule takes (an attribute leaf at the top: path "")
+    compiled = compile_version(EXPLAINED_VERSION)
+    facts = {"country": "FR", "attributes": {"tier": "Gold"}}
+
+    # when open (the hours rule fails), and when closed (it matches)
+    opened = compiled.evaluate(facts, at=MONDAY_10_UTC, is_open=open_)
+    closed_ = compiled.evaluate(facts, at=MONDAY_10_UTC, is_open=closed)
+
+    # then
+    assert trace_explain(EXPLAINED_VERSION, opened.trace) == [
+        {
+            "rule": "hours",
+            "ok": False,
+            "conditions": [
+                {
+                    "path": "",
+                    "op": "within_business_hours",
+                    "value": False,
+                    "actual": True,
+                    "ok": False,
+                }
+            ],
+        },
+        {
+            "rule": "top",
+            "ok": True,
+            "conditions": [
+                {
+                    "path": "",
+                    "field": "attributes.tier",
+                    "op": "eq",
+                    "value": "gold",
+                    "actual": "Gold",
+                    "ok": True,
+                }
+            ],
+        },
+    ]
+    assert [e["rule"] for e in trace_explain(EXPLAINED_VERSION, closed_.trace)] == ["hours"]
+
+
+def test_trace_explain_cuts_long_values_like_the_trace_did_and_copies():
+    # given a 12-value list, evaluated and explained
+    values = [f"c{i}" for i in range(12)]
+    content = one_rule({"all": [leaf("attributes.code", "in", values)]})
+    ev = compile_version(content).evaluate(
+        {"attributes": {"code": "c11"}}, at=MONDAY_10_UTC, is_open=closed
+    )
+    before = json.dumps(ev.trace)
+
+    # when
+    explained = trace_explain(content, ev.trace)
+    short = trace_explain(one_rule({"all": [leaf("attributes.code", "in", ["a"])]}), ev.trace)
+
+    # then the value is cut; the trace and the content are left as they were, and a value that
+    # is a list is the explanation's own
+    assert explained[0]["conditions"][0]["value"] == [*values[:10], "…+2"]
+    assert explained[0]["conditions"][0]["actual"] == "c11"
+    assert json.dumps(ev.trace) == before
+    short[0]["conditions"][0]["value"].append("mutated")
+    assert short[0]["conditions"][0]["value"] == ["a", "mutated"]
+    assert values == [f"c{i}" for i in range(12)]
+    assert explained[0] is not ev.trace[0]
+    assert explained[0]["conditions"][0] is not ev.trace[0]["conditions"][0]
+
+
+@pytest.mark.parametrize(
+    ("rules", "why"),
+    [
+        ([], "the rule is gone"),
+        ([{"id": "r", "then": {"team": "T"}}], "the rule has no condition now"),
+        ([{"id": "r", "when": leaf("country", "eq", "DE"), "then": {}}], "no all[1] here"),
+        (
+            [{"id": "r", "when": {"all": [leaf("x", "eq", 1), leaf("y", "eq", 2)]}, "then": {}}],
+            "all[1] tests another field",
+        ),
+        (
+            [{"id": "r", "when": {"any": [leaf("x", "eq", 1), leaf("score", "eq", 2)]}}],
+            "any, not all",
+        ),
+        (
+            [{"id": "r", "when": {"all": [leaf("x", "eq", 1), {"not": leaf("score", "eq", 2)}]}}],
+            "all[1] is a group",
+        ),
+    ],
+)
+def test_trace_explain_leaves_steps_it_cannot_place_as_they_are(rules, why):
+    # given a compact step of rule r at all[1] on score, and a version that does not have it
+    trace = [
+        {
+            "rule": "r",
+            "ok": False,
+            "conditions": [{"path": "all[1]", "field": "score", "actual": 5, "ok": False}],
+        }
+    ]
+
+    # when
+    explained = trace_explain({"rules": rules}, trace)
+
+    # then
+    assert explained == trace, why
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"path": "all[0]", "op": "within_business_hours", "actual": True, "ok": True},
+        {"path": "all[0", "field": "score", "actual": 5, "ok": False},
+        {"path": "all[0].all[0]", "field": "score", "actual": 5, "ok": False},
+        {"path": "none[0]", "field": "score", "actual": 5, "ok": False},
+        {"path": None, "field": "score", "actual": 5, "ok": False},
+        # a step stored before traces were compact keeps the value it showed then
+        {"path": "all[0]", "field": "score", "op": "gte", "value": 1, "actual": 5, "ok": True},
+    ],
+)
+def test_trace_explain_leaves_odd_and_old_steps_as_they_are(step):
+    # given a version whose rule r tests score >= 10 at all[0]
+    content = one_rule({"all": [leaf("score", "gte", 10)]})
+    trace = [{"rule": "r", "ok": False, "conditions": [step]}]
+
+    # when / then
+    assert trace_explain(content, trace) == trace
 
 
 # --- local time --------------------------------------------------------------------------------
@@ -658,6 +879,11 @@ def test_dispatch_finds_the_rule_trying_every_rule_in_order_finds(
         assert (ev.rule.id if ev.rule else None) == expected
         naive_by_id = {entry["rule"]: entry for entry in naive_trace}
         assert all(entry == naive_by_id[entry["rule"]] for entry in ev.trace)
+        # and every step of it finds its condition in the version again
+        explained = trace_explain(content, ev.trace)
+        assert all(
+            "op" in step and "value" in step for entry in explained for step in entry["conditions"]
+        )
         # rules the index skipped would not have matched, and the counts add up
         tried = {entry["rule"] for entry in ev.trace}
         assert not any(e["ok"] for e in naive_trace if e["rule"] not in tried)
