@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('queue', '0005_dashboard'),
+        ("queue", "0005_dashboard"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='link',
+            model_name="notification",
+            name="link",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='item',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='queue.exceptionitem'),
+            model_name="notification",
+            name="item",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="queue.exceptionitem",
+            ),
         ),
     ]
