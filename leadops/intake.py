@@ -13,7 +13,7 @@ fixed number of statements:
 5. completing the keys with the answers given.
 
 It returns outcomes; the API maps them to HTTP (no status codes here or below). Routing, SLA
-timers and the outbox hook in here: routing runs inside ingest's transaction (`after_create`).
+timers and the outbox hook in here: routing runs inside ingest's transaction (`IntakeRouter`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from typing import Any, Literal
 
 from rest_framework import serializers
 
-from audit.services import Entry
 from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.leads.fields import INPUT_LENGTHS
-from leadops.leads.hooks import NewLead, Placed
 from leadops.leads.idempotency import (
     Claim,
     idempotency_claim_many,
@@ -49,7 +47,7 @@ from leadops.leads.ingest import (
 from leadops.leads.models import Source, Submission
 from leadops.leads.prepare import IngestItem
 from leadops.leads.selectors import sources_by_slug
-from routing.services import leads_route_new, routing_in_force
+from routing.services import IntakeRouter, routing_in_force
 
 Channel = Literal["api", "batch", "source", "form", "seed", "csv"]
 MAX_ATTRIBUTES = 50
@@ -315,16 +313,13 @@ def _work(
             )
 
     # 3. One ingest call for everything valid.
-    def route(leads: list[NewLead], audit: list[Entry]) -> dict[int, Placed]:
-        return leads_route_new(actor=actor, leads=leads, audit_into=audit)
-
     # Until some routing version is published there is nothing to route: ingest need not even
     # build the new leads' facts.
     results = (
         leads_ingest(
             items=[item for _, item in valid],
             actor=actor,
-            after_create=route if routing_in_force() else None,
+            router=IntakeRouter(actor=actor) if routing_in_force() else None,
         )
         if valid
         else []

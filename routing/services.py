@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from leadops.core.config import config_snapshot
 from leadops.core.errors import ApplicationError
 from leadops.core.sql import sql_run, unnest_insert
 from leadops.leads.fields import FACT_COLUMNS, lead_facts
-from leadops.leads.hooks import NewLead, Placed
+from leadops.leads.hooks import NewLead, Placed, Placement
 from leadops.leads.models import Lead
 from leadops.leads.owners import Assignment, leads_assign_many
 from leadops.leads.status import can_move
@@ -80,9 +81,11 @@ def decisions_write(
     trigger: str,
     now: datetime,
     audit_into: list[Entry],
+    assigned: dict[int, str] | None = None,
 ) -> dict[int, Placed]:
     """Assign, record and file what `plans` decided; the audit entries go to `audit_into`.
-    What each lead became (owner, status, the routing summary), by lead id."""
+    What each lead became (owner, status, the routing summary), by lead id. `assigned`: the
+    leads intake already inserted with their owner (their status then), nothing to update."""
     assignments = [
         Assignment(
             lead_id=p.request.lead_id,
@@ -94,10 +97,15 @@ def decisions_write(
             tags=tuple(p.tags),
         )
         for p in plans
-        if p.outcome == Decision.Outcome.ASSIGNED and p.owner is not None
+        if p.outcome == Decision.Outcome.ASSIGNED
+        and p.owner is not None
+        and p.request.lead_id not in (assigned or {})
     ]
-    done = leads_assign_many(actor=actor, assignments=assignments, audit_into=audit_into, now=now)
+    # One event per lead (routing.decided, below) says what was decided and what it assigned.
+    done = leads_assign_many(actor=actor, assignments=assignments, audit_into=None, now=now)
     status_of = {a.lead_id: a.status for a in assignments}
+    for lead_id, status in (assigned or {}).items():
+        done[lead_id], status_of[lead_id] = (None, statuses[lead_id]), status
     for p in plans:
         if p.outcome == Decision.Outcome.ASSIGNED and p.request.lead_id not in done:
             # The statement's own rules refused it (the lead moved on meanwhile).
@@ -155,15 +163,7 @@ def decisions_write(
             action="routing.decided",
             target=("leads.lead", str(p.request.lead_id)),
             market_id=p.request.market_id,
-            data={
-                "trigger": trigger,
-                "outcome": p.outcome,
-                "version": p.version.number if p.version else None,
-                "rule": p.rule.id if p.rule else None,
-                "team": p.team.name if p.team else None,
-                "owner": p.owner.user_id if p.owner else None,
-                "reason": p.reason[:300],
-            },
+            data=_decided(p, trigger, done.get(p.request.lead_id), status_of),
         )
         for p in plans
     )
@@ -175,6 +175,31 @@ def decisions_write(
         )
         for p in plans
     }
+
+
+def _decided(
+    p: Plan, trigger: str, before: tuple[int | None, str] | None, status_of: dict[int, str]
+) -> dict[str, Any]:
+    """The `routing.decided` event's data: the decision, and the assignment it made (the
+    lead's owner and status from → to), so one event records both."""
+    data: dict[str, Any] = {
+        "trigger": trigger,
+        "outcome": p.outcome,
+        "version": p.version.number if p.version else None,
+        "rule": p.rule.id if p.rule else None,
+        "team": p.team.name if p.team else None,
+        "reason": p.reason[:300],
+    }
+    if before is not None and p.owner is not None:
+        status = status_of[p.request.lead_id]
+        data.update(
+            {
+                "from": before[0],
+                "to": p.owner.user_id,
+                "status": [before[1], status] if before[1] != status else None,
+            }
+        )
+    return data
 
 
 def _notify(plans: Sequence[Plan], now: datetime) -> None:
@@ -206,30 +231,62 @@ def _notify(plans: Sequence[Plan], now: datetime) -> None:
     )
 
 
-def leads_route_new(
-    *, actor: Actor, leads: Sequence[NewLead], audit_into: list[Entry]
-) -> dict[int, Placed]:
-    """The intake door's step: route the leads it just made (created or review, never held,
-    never synthetic), in its transaction."""
-    routable = [
-        lead
-        for lead in leads
-        if lead.status == "new" and not lead.synthetic and routing_configured(lead.market_id)
-    ]
-    if not routable:
-        return {}
-    now = timezone.now()
-    plans = plans_make(
-        [RouteRequest(lead.lead_id, lead.market_id, lead.facts) for lead in routable], now=now
-    )
-    return decisions_write(
-        actor=actor,
-        plans=plans,
-        statuses={lead.lead_id: lead.status for lead in routable},
-        trigger=Trigger.INTAKE,
-        now=now,
-        audit_into=audit_into,
-    )
+class IntakeRouter:
+    """The intake door's routing (a `leads.hooks.Router`): new leads (created or review; never
+    held, never test leads) are placed before ingest inserts them, so each is written once with
+    its owner, and the decisions are recorded once they have ids, in ingest's transaction."""
+
+    def __init__(self, *, actor: Actor) -> None:
+        self.actor = actor
+        self.now = timezone.now()
+        self.plans: list[Plan] = []
+
+    def place(self, leads: list[NewLead]) -> dict[int, Placement]:
+        routable = [
+            lead
+            for lead in leads
+            if lead.status == "new" and not lead.synthetic and routing_configured(lead.market_id)
+        ]
+        if not routable:
+            return {}
+        # Keyed by the item's index until the lead has an id (`record`).
+        self.plans = plans_make(
+            [RouteRequest(lead.key, lead.market_id, lead.facts) for lead in routable],
+            now=self.now,
+        )
+        return {
+            p.request.lead_id: Placement(
+                owner_id=p.owner.user_id,
+                team_id=p.team.id if p.team else None,
+                status=_status_after(p, "new"),
+                tags=tuple(sorted(set(p.tags))),
+            )
+            for p in self.plans
+            if p.outcome == Decision.Outcome.ASSIGNED and p.owner is not None
+        }
+
+    def record(self, made: dict[int, int], audit: list[Entry]) -> dict[int, Placed]:
+        plans = []
+        for plan in self.plans:
+            if plan.request.lead_id in made:  # else a parallel call made that lead first
+                plan.request = replace(plan.request, lead_id=made[plan.request.lead_id])
+                plans.append(plan)
+        if not plans:
+            return {}
+        assigned = {
+            p.request.lead_id: _status_after(p, "new")
+            for p in plans
+            if p.outcome == Decision.Outcome.ASSIGNED and p.owner is not None
+        }
+        return decisions_write(
+            actor=self.actor,
+            plans=plans,
+            statuses={p.request.lead_id: "new" for p in plans},
+            trigger=Trigger.INTAKE,
+            now=self.now,
+            audit_into=audit,
+            assigned=assigned,
+        )
 
 
 PERSONAL_FIELDS = frozenset({"email", "phone", "first_name", "last_name"})

@@ -1,5 +1,5 @@
 """Work the layers above `leads` do when a lead is made or changes, without `leads` importing
-them: the intake door passes routing in as ingest's `after_create`, and routing registers its
+them: the intake door passes routing in as ingest's `router`, and routing registers its
 re-route here, so a held lead released or a lead put in another market is routed again in the
 same transaction."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from audit.services import Entry
 from leadops.core.actors import Actor
@@ -32,9 +32,10 @@ def reroute_request(*, actor: Actor, lead_ids: Sequence[int], trigger: str) -> N
 
 @dataclass(frozen=True)
 class NewLead:
-    """A lead this call made, as a hook after creation sees it (routing, in the intake door)."""
+    """A lead ingest is about to make, as the router sees it: `key` is its item's index in
+    the call (the lead has no id until it is inserted)."""
 
-    lead_id: int
+    key: int
     market_id: int
     status: str
     synthetic: bool
@@ -42,18 +43,34 @@ class NewLead:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What the lead is inserted with: its owner, team, status and tags."""
+
+    owner_id: int | None
+    team_id: int | None
+    status: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Placed:
-    """What a hook made of a new lead: its owner (username), status and routing summary."""
+    """What became of a new lead: its owner (username), status and routing summary."""
 
     owner: str | None
     status: str
     routing: dict[str, Any] | None
 
 
-# Called in ingest's transaction with the new leads and ingest's audit entries (to add to):
-# what became of each lead, by id. `leads` cannot import the layers above it, so the door
-# passes their step in.
-AfterCreate = Callable[[list[NewLead], list[Entry]], dict[int, Placed]]
+class Router(Protocol):
+    """Routing in ingest's transaction, in two steps around the lead insert, so a new lead is
+    written once, with its owner: `place` decides before the insert (placements by key), and
+    `record` writes the decisions once the leads have ids (`made`: key → lead id; a lead a
+    parallel call made first is absent) and adds its audit entries to ingest's. `leads`
+    cannot import `routing`: the intake door passes it in."""
+
+    def place(self, leads: list[NewLead]) -> dict[int, Placement]: ...
+
+    def record(self, made: dict[int, int], audit: list[Entry]) -> dict[int, Placed]: ...
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from leadops.core.sql import sql_run, unnest_arrays
 from leadops.leads.dedupe import Found, Review, max_candidates, review_find, shared_phone_limit
 from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS, lead_facts
 from leadops.leads.history import history_insert_sql
-from leadops.leads.hooks import AfterCreate, NewLead, Placed
+from leadops.leads.hooks import NewLead, Placed, Placement, Router
 from leadops.leads.models import Lead, Source, Submission
 from leadops.leads.prepare import (
     NORMALIZER_VERSION,
@@ -275,17 +275,17 @@ def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
 
 
 def leads_ingest(
-    *, items: Sequence[IngestItem], actor: Actor, after_create: AfterCreate | None = None
+    *, items: Sequence[IngestItem], actor: Actor, router: Router | None = None
 ) -> list[IngestResult]:
-    """Ingest `items` in one transaction; results come back in input order. `after_create`
-    runs in that transaction once the new leads exist, before the audit entries are written."""
+    """Ingest `items` in one transaction; results come back in input order. `router` places
+    the new leads before they are inserted and records its decisions after (leads/hooks.py)."""
     now = timezone.now()
     with config_snapshot(), system_context("ingest"):
         version, index = market_table_in_force()
         codes = {market.id: market.code for market in markets_by_id().values()}
         work = _prepare(items, index)
         existing = _decide_all(work)
-        return _write(work, existing, version, codes, now, actor, after_create)
+        return _write(work, existing, version, codes, now, actor, router)
 
 
 @dataclass(frozen=True)
@@ -374,11 +374,12 @@ def _write(
     codes: dict[int, str],
     now: datetime,
     actor: Actor,
-    after_create: AfterCreate | None = None,
+    router: Router | None = None,
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
     _join_planned(work)
-    lost = _insert_leads(creates, version, now)
+    placements = router.place(_new_leads(creates)) if router is not None else {}
+    lost = _insert_leads(creates, version, now, placements)
     for it in work:
         if it.joins is not None:
             it.lead_id = it.joins.lead_id
@@ -415,8 +416,9 @@ def _write(
     audit: list[Entry] = []
     _file_exceptions(work, submission_ids, market_of, actor, audit)
     placed: dict[int, Placed] = {}
-    if after_create is not None:
-        placed = after_create(_new_leads(creates, market_of, status_of), audit)
+    if router is not None:
+        made = {it.index: it.lead_id for it in creates if it.create and it.lead_id is not None}
+        placed = router.record(made, audit)
         for lead_id, p in placed.items():
             status_of[lead_id] = p.status
     audit_record_many(
@@ -464,33 +466,30 @@ def _write(
     ]
 
 
-def _new_leads(
-    creates: list[_Item],
-    market_of: dict[int | None, int],
-    status_of: dict[int | None, str | None],
-) -> list[NewLead]:
-    """The leads this call made (not those a parallel call made first), once each."""
+def _new_leads(creates: list[_Item]) -> list[NewLead]:
+    """The leads this call is about to make, as a router sees them."""
     markets = markets_by_id()
-    made: dict[int, NewLead] = {}
+    made = []
     for it in creates:
-        if it.lead_id is None or it.lead_id in made or not it.create:
-            continue
-        market_id, status = market_of[it.lead_id], str(status_of[it.lead_id])
-        made[it.lead_id] = NewLead(
-            lead_id=it.lead_id,
-            market_id=market_id,
-            status=status,
-            synthetic=it.item.synthetic,
-            facts=lead_facts(
-                values=it.lead,
-                market=markets.get(market_id),
-                source=it.item.source.slug,
-                score=score(it.lead),
+        market_id = it.tag.market_id
+        status = str(Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW)
+        made.append(
+            NewLead(
+                key=it.index,
+                market_id=market_id,
                 status=status,
-                attributes=it.attributes,
-            ),
+                synthetic=it.item.synthetic,
+                facts=lead_facts(
+                    values=it.lead,
+                    market=markets.get(market_id),
+                    source=it.item.source.slug,
+                    score=score(it.lead),
+                    status=status,
+                    attributes=it.attributes,
+                ),
+            )
         )
-    return list(made.values())
+    return made
 
 
 def _duplicate_of(it: _Item) -> tuple[int | None, int | None]:
@@ -514,36 +513,52 @@ LEAD_INSERT_COLUMNS = [
     ("updated_at", "timestamptz"),
     ("attributes", "jsonb"),
     ("is_synthetic", "boolean"),
+    ("owner_id", "bigint"),
+    ("team_id", "bigint"),
+    # An array literal ('{vip,dach}'): one-dimensional arrays per row cannot travel in one
+    # unnest()ed parameter, so the insert casts it.
+    ("tags", "varchar"),
     *[(name, "varchar") for name in LEAD_COLUMNS],
 ]
 
 
-def _insert_leads(creates: list[_Item], version: int | None, now: datetime) -> list[_Item]:
-    """The new leads and their history rows, in one statement that also draws their ids. The
-    items that lost: a parallel call made the same identity first (ON CONFLICT DO NOTHING)."""
+def _insert_leads(
+    creates: list[_Item], version: int | None, now: datetime, placements: dict[int, Placement]
+) -> list[_Item]:
+    """The new leads (with the owner, team, status and tags routing placed them with) and their
+    history rows, in one statement that also draws their ids. The items that lost: a parallel
+    call made the same identity first (ON CONFLICT DO NOTHING)."""
     if not creates:
         return []
-    rows = [
-        [
-            it.tag.market_id,
-            str(Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW),
-            score(it.lead),
-            version,
-            it.tag.row_id,
-            it.item.source.id,
-            now,
-            now,
-            json.dumps(it.attributes),
-            it.item.synthetic,
-            *[it.lead[name] for name in LEAD_COLUMNS],
-        ]
-        for it in creates
-    ]
+    unplaced = Placement(None, None, "")
+    rows = []
+    for it in creates:
+        placed = placements.get(it.index, unplaced)
+        held = Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW
+        rows.append(
+            [
+                it.tag.market_id,
+                placed.status or str(held),
+                score(it.lead),
+                version,
+                it.tag.row_id,
+                it.item.source.id,
+                now,
+                now,
+                json.dumps(it.attributes),
+                it.item.synthetic,
+                placed.owner_id,
+                placed.team_id,
+                "{" + ",".join(placed.tags) + "}",  # tags are slugs: nothing to quote
+                *[it.lead[name] for name in LEAD_COLUMNS],
+            ]
+        )
     numbered, arrays = _numbered("leads_lead", LEAD_INSERT_COLUMNS, rows)
     names = ", ".join(name for name, _ in LEAD_INSERT_COLUMNS)
+    chosen = names.replace("tags,", "tags::varchar[],", 1)
     made = sql_run(
         f"WITH v AS ({numbered}),"
-        f" ins AS (INSERT INTO leads_lead (id, {names}) SELECT id, {names} FROM v"
+        f" ins AS (INSERT INTO leads_lead (id, {names}) SELECT id, {chosen} FROM v"
         "   ON CONFLICT DO NOTHING RETURNING *),"
         f" hist AS ({history_insert_sql('ins')})"
         " SELECT v.id, ins.id IS NOT NULL FROM v LEFT JOIN ins ON ins.id = v.id ORDER BY v.ord",

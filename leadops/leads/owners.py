@@ -105,15 +105,22 @@ ASSIGN_COLUMNS = [
 
 
 def leads_assign_many(
-    *, actor: Actor, assignments: Sequence[Assignment], audit_into: list[Entry], now: datetime
-) -> set[int]:
+    *,
+    actor: Actor,
+    assignments: Sequence[Assignment],
+    audit_into: list[Entry] | None,
+    now: datetime,
+) -> dict[int, tuple[int | None, str]]:
     """`lead_assign` for many leads in one statement (routing in the intake door and its
     re-routes): the same rules, held by the statement itself — a lead is assignable (not
     merged away, in an assignable status) and the owner is an active member of a team in the
     lead's market, else that lead is left as it was. One history row and one `lead.assigned`
-    event (appended to `audit_into`) per lead assigned. The ids of the leads assigned."""
+    event (appended to `audit_into`) per lead assigned; with `audit_into` None the caller
+    records the assignment in an event of its own in this transaction (routing's
+    `routing.decided` names from, to and the status: one event per lead instead of two on the
+    intake path). The leads assigned, each with its owner and status before."""
     if not assignments:
-        return set()
+        return {}
     rows = [
         [a.lead_id, a.owner_id, a.team_id, a.status, json.dumps(list(a.tags))] for a in assignments
     ]
@@ -136,7 +143,7 @@ def leads_assign_many(
     )
     before = {lead_id: (owner_id, status) for lead_id, owner_id, status in done}
     for a in assignments:
-        if a.lead_id not in before:
+        if a.lead_id not in before or audit_into is None:
             continue
         owner_before, status_before = before[a.lead_id]
         audit_into.append(
@@ -152,7 +159,7 @@ def leads_assign_many(
                 },
             )
         )
-    return set(before)
+    return before
 
 
 def member_of_market(user: User, market_id: int) -> bool:

@@ -103,6 +103,10 @@ def describe(action: str, body: bytes | memoryview) -> str:
         return f"Status {data.get('from')} → {data.get('to')}"
     if action == "lead.assigned":
         return f"Owner {_who(data.get('from'))} → {_who(data.get('to'))}: {data.get('reason', '')}"
+    if action == "routing.decided":
+        rule = f" by rule {data['rule']} (v{data.get('version')})" if data.get("rule") else ""
+        owner = f": owner {_who(data.get('from'))} → {_who(data['to'])}" if "to" in data else ""
+        return f"Routed, {data.get('outcome')}{rule}{owner}. {data.get('reason', '')}".strip()
     if action in ("lead.merged", "lead.unmerged"):
         return f"{words}: lead #{data.get('absorbed')} and lead #{data.get('survivor')}"
     return words
