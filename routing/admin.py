@@ -152,7 +152,7 @@ def _explained(decision: Decision) -> list[dict[str, Any]]:
     version that evaluated it (the stored trace keeps only what varied per lead)."""
     ids = {block.get("version_id") for block in decision.trace} - {None}
     versions = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for block in decision.trace:
         version = versions.get(block.get("version_id"))
         entries = block.get("rules", [])
