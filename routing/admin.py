@@ -10,8 +10,9 @@ from typing import Any
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from leadops.core.admin import MarketScopedAdminMixin, json_preview, request_scope
@@ -23,6 +24,7 @@ from leadops.leads.hooks import (
     lead_panel_register,
 )
 from leadops.leads.models import Lead
+from routing import admin_editor
 from routing.engine import trace_explain
 from routing.models import Decision, RuleSet, RuleVersion
 from routing.services import lead_reroute
@@ -75,6 +77,20 @@ class RuleSetAdmin(_GlobalRowsMixin, _ReadOnly, admin.ModelAdmin[RuleSet]):
         published = obj.versions.filter(state="published").first()
         return f"v{published.number}" if published else "none published"
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        rule_set = self.get_queryset(request).filter(pk=object_id).first()
+        if rule_set is None or not self.has_view_permission(request, rule_set):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": RuleSet._meta,
+            "title": str(rule_set),
+            **admin_editor.rule_set_context(request, rule_set),
+        }
+        return TemplateResponse(request, "admin/routing/ruleset/page.html", context)
+
 
 @admin.register(RuleVersion)
 class RuleVersionAdmin(_GlobalRowsMixin, _ReadOnly, admin.ModelAdmin[RuleVersion]):
@@ -102,6 +118,28 @@ class RuleVersionAdmin(_GlobalRowsMixin, _ReadOnly, admin.ModelAdmin[RuleVersion
     @admin.display(description="rules")
     def rules_json(self, obj: RuleVersion) -> str:
         return json_preview(obj.content, limit=200_000)
+
+    def get_urls(self) -> list[Any]:
+        act = path(
+            "<int:version_id>/act/",
+            self.admin_site.admin_view(self.act_view),
+            name="routing_ruleversion_act",
+        )
+        return [act, *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        version = self.get_queryset(request).filter(pk=object_id).first()
+        if version is None or not self.has_view_permission(request, version):
+            raise Http404
+        return admin_editor._page(request, version)
+
+    def act_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        version = self.get_queryset(request).filter(pk=version_id).first()
+        if version is None or request.method != "POST":
+            raise Http404
+        return admin_editor.version_act(request, version)
 
 
 @admin.register(Decision)

@@ -102,7 +102,9 @@ class _Loads:
     """Open leads and today's assignments per user, read under lock, updated as the batch
     assigns."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lock: bool = True) -> None:
+        # A simulation reads loads without locking anyone (it decides nothing).
+        self.lock = lock
         self.open: dict[int, int] = {}
         self.today: dict[int, int] = {}
         self.known: set[int] = set()  # member ids whose loads are read (and rows locked)
@@ -113,10 +115,12 @@ class _Loads:
         if not wanted:
             return
         by_id = {m.id: m for m in members}
-        sql_run(
-            "SELECT id FROM markets_teammember WHERE id = ANY(%b) ORDER BY id FOR NO KEY UPDATE",
-            [wanted],
-        )
+        if self.lock:
+            sql_run(
+                "SELECT id FROM markets_teammember WHERE id = ANY(%b) ORDER BY id"
+                " FOR NO KEY UPDATE",
+                [wanted],
+            )
         users = [by_id[i].user_id for i in wanted]
         sinces = [_day_start(by_id[i], now) for i in wanted]
         # A new statement after the lock: under READ COMMITTED it sees what the previous
@@ -234,14 +238,17 @@ def _needs_loads(team: TeamInfo, pick: str) -> list[Member]:
     return [m for m in team.members if m.cap_open is not None or m.cap_daily is not None]
 
 
-def _evaluate(plan: Plan, loads: _Loads, clock: _Clock) -> list[Member] | None:
-    """Walk the rules for one lead until one places it. Returns members whose loads must be
-    read first (the caller reads them and asks again), or None when the plan is decided."""
+def _evaluate(
+    plan: Plan, loads: _Loads, clock: _Clock, versions: Sequence[Published] | None = None
+) -> list[Member] | None:
+    """Walk the rules for one lead until one places it (the published versions for its market,
+    or `versions`, e.g. a draft being simulated). Returns members whose loads must be read
+    first (the caller reads them and asks again), or None when the plan is decided."""
     req = plan.request
     plan.trace, plan.candidates, plan.skipped_rules, plan.tags = [], [], [], []
     market = markets_by_id()[req.market_id]
     teams = teams_by_name()
-    for version in _versions_for(req.market_id):
+    for version in _versions_for(req.market_id) if versions is None else versions:
         block: dict[str, Any] = {
             "version": version.number,
             "version_id": version.version_id,
@@ -464,3 +471,23 @@ def plans_make(requests: Sequence[RouteRequest], *, now: datetime) -> list[Plan]
         if not plan.outcome:
             plan.outcome, plan.reason = Decision.Outcome.UNROUTABLE, "every eligible owner is full"
     return plans
+
+
+def plan_simulate(request: RouteRequest, *, at: datetime, versions: Sequence[Published]) -> Plan:
+    """What `versions` would decide for one lead at `at`, deciding nothing: no lock, no pointer
+    (a round-robin pick is shown as the pool it would pick from), nothing written. Loads are
+    today's; availability (active, away, hours) is as the members stand now, at `at`."""
+    loads, clock = _Loads(lock=False), _Clock(at)
+    plan = Plan(request=request)
+    while (need := _evaluate(plan, loads, clock, versions)) is not None:
+        loads.read(need, at)
+    if plan.outcome == Decision.Outcome.ASSIGNED and plan.owner is not None:
+        plan.reason = f"rule {plan.rule.id if plan.rule else '?'} names {plan.owner.username}"
+    elif plan.outcome == Decision.Outcome.ASSIGNED:
+        if plan.pick == "least_loaded":
+            plan.owner = _choose(plan, loads)
+        plan.reason = plan.reason or (
+            f"rule {plan.rule.id if plan.rule else '?'} → {plan.team.name if plan.team else ''}, "
+            f"{plan.pick.replace('_', ' ')} among {', '.join(m.username for m in plan.eligible)}"
+        )
+    return plan

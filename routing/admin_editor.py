@@ -1,0 +1,210 @@
+"""The routing pages people work in: a rule set with its versions and their differences, a
+version with its rules as sentences, the draft's JSON editor, fixtures run on demand, a
+simulation beside the published rules, and the governance steps as buttons. Views only; each
+action calls a service in routing/versions.py or routing/simulate.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from leadops.core.errors import ApplicationError
+from leadops.leads.models import Lead
+from leadops.markets.services import is_revops
+from routing.describe import rule_sentence, versions_diff
+from routing.models import RuleSet, RuleVersion
+from routing.simulate import TYPED_FIELDS, version_simulate
+from routing.versions import (
+    APPROVE_PERM,
+    RulesInvalid,
+    error_dict,
+    fixtures_run,
+    version_approve,
+    version_draft_create,
+    version_draft_update,
+    version_publish,
+    version_rollback,
+    version_submit,
+    version_withdraw,
+)
+
+State = RuleVersion.State
+
+
+def can_edit(request: HttpRequest) -> bool:
+    return is_revops(request.user) and request.user.has_perm("routing.change_ruleversion")
+
+
+def _cards(content: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "position": i + 1,
+            "id": r.get("id"),
+            "name": r.get("name", ""),
+            "sentence": rule_sentence(r),
+        }
+        for i, r in enumerate(content.get("rules", []))
+    ]
+
+
+def rule_set_context(request: HttpRequest, rule_set: RuleSet) -> dict[str, Any]:
+    versions = list(rule_set.versions.select_related("author", "approver").order_by("-number"))
+    published = next((v for v in versions if v.state == State.PUBLISHED), None)
+    by_number = {v.number: v for v in versions}
+    left = by_number.get(_int(request.GET.get("a")))
+    right = by_number.get(_int(request.GET.get("b")))
+    return {
+        "rule_set": rule_set,
+        "versions": versions,
+        "published": published,
+        "cards": _cards(published.content) if published else [],
+        "compare": (left, right, versions_diff(left.content, right.content))
+        if left and right
+        else None,
+        "can_edit": can_edit(request),
+    }
+
+
+def version_context(request: HttpRequest, version: RuleVersion, **extra: Any) -> dict[str, Any]:
+    published = (
+        RuleVersion.objects.filter(rule_set_id=version.rule_set_id, state=State.PUBLISHED)
+        .exclude(pk=version.pk)
+        .first()
+    )
+    editable = can_edit(request)
+    if version.state == State.SUBMITTED and "fixtures" not in extra:
+        # The approver decides on the differences and the fixtures' results, both on the page.
+        extra["fixtures"] = fixtures_run(version=version)
+    return {
+        "version": version,
+        "cards": _cards(version.content),
+        "published": published,
+        "against_published": versions_diff(
+            published.content if published else None, version.content
+        ),
+        "json": json.dumps(version.content, indent=2, ensure_ascii=False, sort_keys=True),
+        "can_edit": editable and version.state == State.DRAFT,
+        "can_govern": editable,
+        "can_approve": request.user.has_perm(APPROVE_PERM) and version.author_id != request.user.pk,
+        "typed_fields": TYPED_FIELDS,
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else -1
+
+
+def version_act(request: HttpRequest, version: RuleVersion) -> HttpResponse:
+    """One step on a version's page; a refusal comes back as a message (or the page with the
+    errors), nothing half-done."""
+    action = request.POST.get("action", "")
+    note = request.POST.get("note", "").strip()
+    here = reverse("admin:routing_ruleversion_change", args=[version.pk])
+    if action in ("simulate", "fixtures"):
+        return _read_only(request, version, action)
+    if not can_edit(request):
+        raise PermissionDenied
+    try:
+        if action == "save":
+            content = json.loads(request.POST.get("content", ""))
+            version_draft_update(
+                actor=request.user, version=version, content=content, change_note=note or None
+            )
+            messages.success(request, "Draft saved: the rules hold.")
+        elif action == "submit":
+            version_submit(actor=request.user, version=version)
+            messages.success(request, f"Version {version.number} submitted for approval.")
+        elif action == "withdraw":
+            version_withdraw(actor=request.user, version=version, note=note)
+            messages.success(request, f"Version {version.number} is a draft again.")
+        elif action == "approve":
+            version_approve(actor=request.user, version=version, note=note)
+            messages.success(request, f"Version {version.number} approved.")
+        elif action == "publish":
+            version_publish(actor=request.user, version=version)
+            messages.success(request, f"Version {version.number} is in force.")
+        elif action == "rollback":
+            made = version_rollback(actor=request.user, version=version, change_note=note)
+            messages.success(
+                request, f"Version {made.number} republishes version {version.number}."
+            )
+            here = reverse("admin:routing_ruleversion_change", args=[made.pk])
+        elif action == "copy":
+            made = version_draft_create(
+                actor=request.user,
+                rule_set=version.rule_set,
+                content=version.content,
+                change_note=note or f"from version {version.number}",
+            )
+            messages.success(
+                request, f"Draft version {made.number} made from version {version.number}."
+            )
+            here = reverse("admin:routing_ruleversion_change", args=[made.pk])
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+    except json.JSONDecodeError as exc:
+        return _page(
+            request, version, json_error=f"Not JSON: {exc}", posted=request.POST.get("content", "")
+        )
+    except RulesInvalid as exc:
+        return _page(
+            request,
+            version,
+            errors=[error_dict(e) for e in exc.errors],
+            posted=request.POST.get("content", ""),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(here)
+
+
+def _read_only(request: HttpRequest, version: RuleVersion, action: str) -> HttpResponse:
+    if action == "fixtures":
+        return _page(request, version, fixtures=fixtures_run(version=version))
+    at = parse_datetime(request.POST.get("at", "") or "") or timezone.now()
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    lead_id = _int(request.POST.get("lead"))
+    lead = (
+        Lead.objects.filter(pk=lead_id).select_related("first_source").first()
+        if lead_id > 0
+        else None
+    )
+    if lead_id > 0 and lead is None:
+        messages.error(request, f"No lead #{lead_id} in your markets.")
+        return HttpResponseRedirect(reverse("admin:routing_ruleversion_change", args=[version.pk]))
+    fields = {f: request.POST.get(f, "") for f in TYPED_FIELDS}
+    try:
+        simulation = version_simulate(version=version, lead=lead, fields=fields, at=at)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("admin:routing_ruleversion_change", args=[version.pk]))
+    return _page(request, version, simulation=simulation, simulated_at=at)
+
+
+def _page(request: HttpRequest, version: RuleVersion, **extra: Any) -> HttpResponse:
+    from django.contrib import admin
+
+    model_admin = admin.site._registry[RuleVersion]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": RuleVersion._meta,
+        "title": str(version),
+        **version_context(request, version, **extra),
+    }
+    return TemplateResponse(request, "admin/routing/ruleversion/page.html", context)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
