@@ -18,10 +18,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from leadops.core.errors import ApplicationError
-from leadops.leads.models import Lead
+from leadops.leads.models import Lead, Source
+from leadops.markets.models import Market, MarketTableRow, Team, TeamMember
 from leadops.markets.services import is_revops
 from routing.describe import rule_sentence, versions_diff
 from routing.models import RuleSet, RuleVersion
+from routing.rules import FIELDS, OPERATORS, PICKS, STATUSES, WHEN_CLOSED
 from routing.simulate import TYPED_FIELDS, version_simulate
 from routing.versions import (
     APPROVE_PERM,
@@ -74,6 +76,35 @@ def rule_set_context(request: HttpRequest, rule_set: RuleSet) -> dict[str, Any]:
     }
 
 
+def editor_choices(version: RuleVersion) -> dict[str, Any]:
+    """What the form view offers: the fields and operators, the teams and people of the rule
+    set's market (any market's for the global one), sources and countries to pick from."""
+    teams = (
+        Team.objects.all()
+        if version.market_id is None
+        else Team.objects.filter(market_id=version.market_id)
+    )
+    members = TeamMember.objects.filter(is_active=True)
+    if version.market_id is not None:
+        members = members.filter(market_id=version.market_id)
+    return {
+        "fields": list(FIELDS),
+        "operators": list(OPERATORS),
+        "teams": sorted(set(teams.values_list("name", flat=True))),
+        "people": sorted(set(members.values_list("user__username", flat=True))),
+        "picks": list(PICKS),
+        "when_closed": list(WHEN_CLOSED),
+        "statuses": list(STATUSES),
+        "values": {
+            "source": sorted(Source.objects.values_list("slug", flat=True)),
+            "country": sorted(
+                set(MarketTableRow.objects.exclude(country="").values_list("country", flat=True))
+            ),
+            "market": sorted(Market.objects.values_list("code", flat=True)),
+        },
+    }
+
+
 def version_context(request: HttpRequest, version: RuleVersion, **extra: Any) -> dict[str, Any]:
     published = (
         RuleVersion.objects.filter(rule_set_id=version.rule_set_id, state=State.PUBLISHED)
@@ -96,6 +127,7 @@ def version_context(request: HttpRequest, version: RuleVersion, **extra: Any) ->
         "can_govern": editable,
         "can_approve": request.user.has_perm(APPROVE_PERM) and version.author_id != request.user.pk,
         "typed_fields": TYPED_FIELDS,
+        "choices": editor_choices(version) if editable and version.state == State.DRAFT else None,
         "now": timezone.now(),
         **extra,
     }

@@ -85,3 +85,75 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
     body = post(key_a, {"source": "web", "email": "cto@acme.io", "country": "DE", "title": "CTO"})
     assert body.json()["owner"] == "cat"
     assert body.json()["routing"]["version"] == 2
+
+
+def test_the_forms_build_a_nested_rule_that_saves_like_the_json_view(
+    page, table, market_a, inbound
+):
+    from leadops.core.access import system_context
+    from routing.models import RuleVersion
+    from routing.versions import rule_set_ensure, version_draft_create
+
+    # given a draft with one rule
+    rita = revops("rita")
+    with system_context("tests"):
+        draft = version_draft_create(
+            actor=rita,
+            rule_set=rule_set_ensure(actor=rita, market=market_a),
+            content={"rules": [{"id": "everyone", "then": {"team": "Inbound"}}]},
+            change_note="hot DE leads first",
+        )
+    log_in(page, "rita")
+    page.goto(f"/admin/routing/ruleversion/{draft.pk}/change/")
+    page.wait_for_selector("#rule-forms .lo-rule")
+
+    # when she adds a rule with the forms, moves it first, and gives it a nested condition:
+    # country is DE and (score ≥ 50 or source is web), least loaded
+    page.click("#rule-forms .add-rule")
+    page.locator("#rule-forms .lo-rule").nth(1).get_by_role("button", name="↑").first.click()
+    first = page.locator("#rule-forms .lo-rule").nth(0)
+    first.locator(".add-condition").click()
+    first.get_by_label("value").fill("DE")
+    first.get_by_label("value").press("Tab")
+    first.locator('.lo-group[data-depth="0"] > .lo-add .add-group').click()
+    nested = first.locator('.lo-group[data-depth="1"]')
+    nested.get_by_label("field").select_option("score")
+    nested.get_by_label("operator").select_option("gte")
+    nested.get_by_label("value").fill("50")
+    nested.get_by_label("value").press("Tab")
+    nested.locator(".add-condition").click()
+    nested.get_by_label("field").nth(1).select_option("source")
+    nested.get_by_label("value").nth(1).fill("web")
+    nested.get_by_label("value").nth(1).press("Tab")
+    nested.get_by_label("group kind").select_option("any")
+    first.get_by_label("pick").select_option("least_loaded")
+    screenshot(page, "routing-editor-forms")
+    page.click("#save-button")
+    assert "Draft saved" in page.locator(".messagelist").inner_text()
+
+    # then what was saved is the rule the forms showed, as the JSON view would have saved it
+    with system_context("tests"):
+        saved = RuleVersion.objects.get(pk=draft.pk).content
+    assert saved == {
+        "rules": [
+            {
+                "id": "rule-2",
+                "when": {
+                    "all": [
+                        {"field": "country", "op": "eq", "value": "DE"},
+                        {
+                            "any": [
+                                {"field": "score", "op": "gte", "value": 50},
+                                {"field": "source", "op": "eq", "value": "web"},
+                            ]
+                        },
+                    ]
+                },
+                "then": {"team": "Inbound", "pick": "least_loaded"},
+            },
+            {"id": "everyone", "then": {"team": "Inbound"}},
+        ]
+    }
+    assert "If country is DE and (score ≥ 50 or source is web) → team Inbound, least loaded" in (
+        page.locator("#rule-cards").inner_text()
+    )
