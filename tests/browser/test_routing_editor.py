@@ -49,6 +49,7 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
         ]
     }
     page.fill("#id_content", json.dumps(content, indent=2))
+    page.press("#id_content", "Tab")  # the forms rebuild from the JSON view when it is left
     page.click("#save-button")
     assert "Draft saved" in page.locator(".messagelist").inner_text()
     assert (
@@ -157,3 +158,108 @@ def test_the_forms_build_a_nested_rule_that_saves_like_the_json_view(
     assert "If country is DE and (score ≥ 50 or source is web) → team Inbound, least loaded" in (
         page.locator("#rule-cards").inner_text()
     )
+
+
+def test_an_error_shows_on_the_row_it_belongs_to_and_fixtures_are_edited_beside(
+    page, table, market_a, inbound
+):
+    from leadops.core.access import system_context
+    from routing.models import RuleVersion
+    from routing.versions import rule_set_ensure, version_draft_create
+
+    rita = revops("rita")
+    with system_context("tests"):
+        draft = version_draft_create(
+            actor=rita,
+            rule_set=rule_set_ensure(actor=rita, market=market_a),
+            content={
+                "rules": [
+                    {
+                        "id": "hot",
+                        "when": {"all": [{"field": "score", "op": "gt", "value": 50}]},
+                        "then": {"team": "Inbound"},
+                    }
+                ]
+            },
+            change_note="hot leads",
+        )
+    log_in(page, "rita")
+    page.goto(f"/admin/routing/ruleversion/{draft.pk}/change/")
+    rule_card = page.locator("#rule-forms .lo-rule").nth(0)
+
+    # when she types a word where a number belongs and saves
+    rule_card.get_by_label("value").fill("fifty")
+    rule_card.get_by_label("value").press("Tab")
+    page.click("#save-button")
+
+    # then the error stands on that row, and nothing was saved
+    row = page.locator("#rule-forms .lo-rule").nth(0).locator(".lo-leaf")
+    assert "number" in row.locator(".lo-error").inner_text()
+    with system_context("tests"):
+        assert (
+            RuleVersion.objects.get(pk=draft.pk).content["rules"][0]["when"]["all"][0]["value"]
+            == 50
+        )
+
+    # when she fixes it and adds a fixture lead beside the rules, then saves and runs it
+    row.get_by_label("value").fill("50")
+    row.get_by_label("value").press("Tab")
+    page.click("#rule-forms .add-fixture")
+    page.get_by_label("fixture lead").fill("country=DE, score=70")
+    page.get_by_label("fixture lead").press("Tab")
+    page.click("#save-button")
+    page.click("#fixtures-button")
+
+    # then the fixture passed against the rule it expects
+    assert "pass" in page.locator("#fixture-results").inner_text()
+    with system_context("tests"):
+        fixtures = RuleVersion.objects.get(pk=draft.pk).content["fixtures"]
+    assert fixtures == [
+        {"name": "fixture 1", "lead": {"country": "DE", "score": 70}, "expect": {"rule": "hot"}}
+    ]
+    screenshot(page, "routing-editor-fixtures")
+
+
+def test_a_draft_of_two_hundred_rules_stays_workable(page, table, market_a, inbound):
+    from leadops.core.access import system_context
+    from routing.models import RuleVersion
+    from routing.versions import rule_set_ensure, version_draft_create
+
+    rita = revops("rita")
+    rules = [
+        {
+            "id": f"r{n}",
+            "when": {
+                "all": [
+                    {"field": "score", "op": "gte", "value": n},
+                    {
+                        "any": [
+                            {"field": "country", "op": "in", "value": ["DE", "AT"]},
+                            {"field": "source", "op": "eq", "value": "web"},
+                        ]
+                    },
+                ]
+            },
+            "then": {"team": "Inbound"},
+        }
+        for n in range(200)
+    ]
+    with system_context("tests"):
+        draft = version_draft_create(
+            actor=rita,
+            rule_set=rule_set_ensure(actor=rita, market=market_a),
+            content={"rules": rules},
+            change_note="a grown rule set",
+        )
+    log_in(page, "rita")
+    page.goto(f"/admin/routing/ruleversion/{draft.pk}/change/")
+
+    # when the forms show all 200 and the last rule is moved up one place and saved
+    assert page.locator("#rule-forms .lo-rule").count() == 200
+    page.locator("#rule-forms .lo-rule").nth(199).get_by_role("button", name="↑").first.click()
+    page.click("#save-button")
+
+    # then it is saved in that order
+    with system_context("tests"):
+        saved = [r["id"] for r in RuleVersion.objects.get(pk=draft.pk).content["rules"]]
+    assert saved[198:] == ["r199", "r198"]

@@ -8,6 +8,16 @@
   const choicesTag = document.getElementById("routing-choices");
   if (!source || !root || !choicesTag) return;
   const choices = JSON.parse(choicesTag.textContent);
+  // The server's errors from the last save, by path (rules[1].when.all[0].value): each is
+  // shown on the rule and row it belongs to.
+  const errorsTag = document.getElementById("routing-errors");
+  const errors = errorsTag ? JSON.parse(errorsTag.textContent) : [];
+  function errorsAt(path, exact) {
+    const found = errors.filter((e) => (exact ? e.path === path || e.path.startsWith(path + ".value") || e.path.startsWith(path + ".op") || e.path.startsWith(path + ".field") : e.path === path));
+    return found.length
+      ? el("span", { class: "errorlist lo-error" }, found.map((e) => e.message).join(" "))
+      : "";
+  }
   const LISTS = new Set(["in", "domain_in"]);
   const NUMBERS = new Set(["gt", "gte", "lt", "lte"]);
   const BOOLEANS = new Set(["exists", "within_business_hours"]);
@@ -79,17 +89,17 @@
 
   // --- conditions -----------------------------------------------------------------------------
   // A node is {all:[…]}, {any:[…]}, {not: node} or a leaf; `set` replaces it in its parent.
-  function nodeEditor(node, set, remove, depth) {
+  function nodeEditor(node, set, remove, depth, path) {
     if (node && node.not) {
       return el("div", { class: "lo-not" },
         el("span", { class: "lo-not-label" }, "not"),
-        nodeEditor(node.not, (n) => { node.not = n; }, remove, depth),
+        nodeEditor(node.not, (n) => { node.not = n; }, remove, depth, path + ".not"),
         button("drop the not", () => { set(node.not); changed(); }, "lo-small"));
     }
-    if (node && (node.all || node.any)) return groupEditor(node, set, remove, depth);
-    return leafEditor(node || {}, set, remove);
+    if (node && (node.all || node.any)) return groupEditor(node, set, remove, depth, path);
+    return leafEditor(node || {}, set, remove, path);
   }
-  function groupEditor(node, set, remove, depth) {
+  function groupEditor(node, set, remove, depth, path) {
     const kind = node.all ? "all" : "any";
     const list = node[kind];
     const box = el("fieldset", { class: "lo-group", "data-depth": depth },
@@ -99,7 +109,7 @@
         }, "group kind")));
     list.forEach((child, i) => {
       box.append(el("div", { class: "lo-row" },
-        nodeEditor(child, (n) => { list[i] = n; }, () => { list.splice(i, 1); changed(); }, depth + 1),
+        nodeEditor(child, (n) => { list[i] = n; }, () => { list.splice(i, 1); changed(); }, depth + 1, `${path}.${kind}[${i}]`),
         button("↑", () => move(list, i, -1), "lo-small"),
         button("↓", () => move(list, i, 1), "lo-small")));
     });
@@ -110,7 +120,7 @@
       remove ? button("remove group", remove, "lo-small lo-danger") : ""));
     return box;
   }
-  function leafEditor(leaf, set, remove) {
+  function leafEditor(leaf, set, remove, path) {
     const fields = choices.fields.map((f) => [f, f.replace("_", " ")]);
     const isAttribute = (leaf.field || "").startsWith("attributes.");
     const row = el("span", { class: "lo-leaf" });
@@ -136,6 +146,7 @@
     }
     row.append(button("not", () => { set({ not: leaf }); changed(); }, "lo-small"));
     if (remove) row.append(button("×", remove, "lo-small lo-danger"));
+    row.append(errorsAt(path, true));
     return row;
   }
 
@@ -155,6 +166,12 @@
       el("label", {}, " exception ", input(then.exception || "", (v) => setKey("exception", v), { size: 20, "aria-label": "exception" })));
   }
 
+  // Errors about the rule itself or its actions (the rows show their own).
+  function ruleErrors(i) {
+    const mine = errors.filter((e) => e.path.startsWith(`rules[${i}]`) && !e.path.startsWith(`rules[${i}].when`));
+    return mine.length ? el("ul", { class: "errorlist" }, mine.map((e) => el("li", {}, `${e.path}: ${e.message}`))) : "";
+  }
+
   function ruleCard(rule, i) {
     rule.then = rule.then || {};
     const card = el("div", { class: "lo-rule", "data-rule": rule.id },
@@ -167,15 +184,52 @@
         button("remove rule", () => { content.rules.splice(i, 1); changed(); }, "lo-small lo-danger")),
       el("div", { class: "lo-when" }, rule.when && Object.keys(rule.when).length ? "If " : "",
         rule.when && Object.keys(rule.when).length
-          ? nodeEditor(rule.when, (n) => { rule.when = n; }, () => { delete rule.when; changed(); }, 0)
+          ? nodeEditor(rule.when, (n) => { rule.when = n; }, () => { delete rule.when; changed(); }, 0, `rules[${i}].when`)
           : el("span", {}, "Always ", button("+ condition", () => { rule.when = { all: [{ field: "country", op: "eq", value: "" }] }; changed(); }, "lo-small add-condition"))),
-      el("div", {}, "→ ", actionsEditor(rule.then)));
+      el("div", {}, "→ ", actionsEditor(rule.then)),
+      ruleErrors(i));
     return card;
+  }
+
+  // Fixture leads beside the rules: a name, the lead as field=value pairs, the moment, and the
+  // rule and team it must get.
+  function fixturesEditor() {
+    content.fixtures = content.fixtures || [];
+    const list = content.fixtures;
+    const ids = [["", "no rule"], ...content.rules.map((r) => [r.id, r.id])];
+    const teams = [["", "—"], ...choices.teams.map((t) => [t, t])];
+    const pairs = (lead) => Object.entries(lead || {}).filter(([k]) => k !== "attributes").map(([k, v]) => `${k}=${v}`).join(", ");
+    const parse = (text) => {
+      const lead = {};
+      text.split(",").map((p) => p.trim()).filter(Boolean).forEach((p) => {
+        const [k, ...rest] = p.split("=");
+        const v = rest.join("=").trim();
+        lead[k.trim()] = k.trim() === "score" && v !== "" && !isNaN(Number(v)) ? Number(v) : v;
+      });
+      return lead;
+    };
+    const rows = list.map((f, i) => {
+      f.expect = f.expect || {};
+      return el("div", { class: "lo-fixture" },
+        input(f.name || "", (v) => { f.name = v; changed(); }, { size: 16, placeholder: "name", "aria-label": "fixture name" }),
+        input(pairs(f.lead), (v) => { f.lead = parse(v); changed(); }, { size: 34, placeholder: "country=DE, score=70", "aria-label": "fixture lead" }),
+        input(f.at || "", (v) => { if (v) f.at = v; else delete f.at; changed(); }, { size: 20, placeholder: "at (2026-12-07T10:00:00+01:00)", "aria-label": "fixture at" }),
+        " expects ",
+        select(ids, f.expect.rule === undefined ? "" : f.expect.rule || "", (v) => { f.expect.rule = v || null; changed(); }, "expected rule"),
+        select(teams, f.expect.team || "", (v) => { if (v) f.expect.team = v; else delete f.expect.team; changed(); }, "expected team"),
+        button("×", () => { list.splice(i, 1); if (!list.length) delete content.fixtures; changed(); }, "lo-small lo-danger"),
+        errorsAt(`fixtures[${i}]`, true));
+    });
+    const box = el("fieldset", { class: "lo-fixtures" }, el("legend", {}, "Fixture leads"), ...rows,
+      button("+ fixture", () => { content.fixtures = list; list.push({ name: `fixture ${list.length + 1}`, lead: { country: "" }, expect: { rule: content.rules.length ? content.rules[0].id : null } }); changed(); }, "lo-small add-fixture"));
+    if (!list.length) delete content.fixtures;
+    return box;
   }
 
   function render() {
     root.replaceChildren(
       ...content.rules.map(ruleCard),
+      fixturesEditor(),
       button("+ rule", () => {
         let n = content.rules.length + 1;
         while (content.rules.some((r) => r.id === "rule-" + n)) n += 1;
