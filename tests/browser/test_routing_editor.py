@@ -2,8 +2,6 @@
 JSON view, simulated on a lead, submitted; a second RevOps user reads the differences,
 approves and publishes; the next lead posted through the API follows the new rules."""
 
-import json
-
 import pytest
 
 from tests.browser.conftest import log_in, screenshot
@@ -16,44 +14,46 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_revops_change_the_rules_and_a_second_person_publishes_them(
     page, table, key_a, market_a, inbound
 ):
-    # given rules in force sending every DE lead to the team in turn
-    rita, arno = revops("rita"), revops("arno")
-    v1 = publish(
-        market_a,
-        [rule("everyone", team="Inbound")],
-        author=rita,
-        approver=arno,
-    )
+    from django.contrib.auth.models import Group
 
-    # when Rita opens the rule set, makes a draft from v1 and sends CTOs to cat
+    from leadops.markets.services import manager_group_name
+    from tests.factories import UserFactory
+
+    # given rules in force sending every DE lead to the team in turn, and A's manager
+    rita, arno = revops("rita"), revops("arno")
+    v1 = publish(market_a, [rule("everyone", team="Inbound")], author=rita, approver=arno)
+    manager = UserFactory.create(username="max", is_staff=True)
+    manager.groups.add(Group.objects.get(name=manager_group_name(market_a)))
+
+    # when Rita makes a draft from v1 and, with the forms, sends CTOs from DE or from the web
+    # form to cat: title matches cto and (country is DE or source is web)
     log_in(page, "rita")
     page.goto(f"/admin/routing/ruleset/{v1.rule_set_id}/change/")
-    page.wait_for_selector("#rules-in-force")
-    page.goto(f"/admin/routing/ruleversion/{v1.pk}/change/")
+    page.click("#versions a >> text=v1")
     page.fill("#copy-button >> xpath=preceding-sibling::input[@name='note']", "CTOs to cat")
     page.click("#copy-button")
-    page.wait_for_selector("#json-editor")
-    content = {
-        "rules": [
-            {
-                "id": "cto",
-                "when": {
-                    "all": [
-                        {"field": "title", "op": "regex", "value": "(?i)\\bcto\\b"},
-                        {"not": {"field": "country", "op": "eq", "value": "FR"}},
-                    ]
-                },
-                "then": {"owner": "cat"},
-            },
-            {"id": "everyone", "then": {"team": "Inbound"}},
-        ]
-    }
-    page.fill("#id_content", json.dumps(content, indent=2))
-    page.press("#id_content", "Tab")  # the forms rebuild from the JSON view when it is left
+    page.wait_for_selector("#rule-forms .lo-rule")
+    page.click("#rule-forms .add-rule")
+    page.locator("#rule-forms .lo-rule").nth(1).get_by_role("button", name="↑").first.click()
+    first = page.locator("#rule-forms .lo-rule").nth(0)
+    first.locator(".add-condition").click()
+    first.get_by_label("field").select_option("title")
+    first.get_by_label("operator").select_option("regex")
+    first.get_by_label("value").fill("(?i)\\bcto\\b")
+    first.get_by_label("value").press("Tab")
+    first.locator('.lo-group[data-depth="0"] > .lo-add .add-group').click()
+    nested = first.locator('.lo-group[data-depth="1"]')
+    nested.get_by_label("value").fill("DE")
+    nested.get_by_label("value").press("Tab")
+    nested.locator(".add-condition").click()
+    nested.get_by_label("field").nth(1).select_option("source")
+    nested.get_by_label("value").nth(1).fill("web")
+    nested.get_by_label("value").nth(1).press("Tab")
+    first.get_by_label("owner").select_option("cat")
     page.click("#save-button")
     assert "Draft saved" in page.locator(".messagelist").inner_text()
     assert (
-        "If title matches (?i)\\bcto\\b and not country is FR → owner cat"
+        "If title matches (?i)\\bcto\\b and (country is DE or source is web) → owner cat"
         in page.locator("#rule-cards").inner_text()
     )
 
@@ -62,7 +62,7 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
     page.fill("#simulate input[name=country]", "DE")
     page.fill("#simulate input[name=email]", "ada@acme.io")
     page.click("#simulate-button")
-    assert "rule cto names cat" in page.locator("#draft-side").inner_text()
+    assert "names cat" in page.locator("#draft-side").inner_text()
     assert "round robin among" in page.locator("#published-side").inner_text()
     screenshot(page, "routing-editor-simulate")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -74,7 +74,7 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
     log_in(page, "arno")
     page.goto(f"/admin/routing/ruleset/{v1.rule_set_id}/change/")
     page.click("#versions a >> text=v2")
-    assert "Added as rule 1: cto" in page.locator("#against-published").inner_text()
+    assert "Added as rule 1: rule-2" in page.locator("#against-published").inner_text()
     screenshot(page, "routing-editor-approve")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#approve-button")
@@ -83,9 +83,20 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
     assert "is in force" in page.locator(".messagelist").inner_text()
 
     # and the next CTO posted through the API goes to cat by the new rule
-    body = post(key_a, {"source": "web", "email": "cto@acme.io", "country": "DE", "title": "CTO"})
-    assert body.json()["owner"] == "cat"
-    assert body.json()["routing"]["version"] == 2
+    body = post(
+        key_a, {"source": "web", "email": "cto@acme.io", "country": "DE", "title": "CTO"}
+    ).json()
+    assert body["owner"] == "cat"
+    assert body["routing"]["version"] == 2
+
+    # and the manager reads on the lead page who has it and why
+    page.context.clear_cookies()
+    log_in(page, "max")
+    page.goto(f"/admin/leads/lead/{body['lead_id']}/change/")
+    assert "by rule rule-2 (v2)" in page.locator("#lead-routing").inner_text()
+    latest = page.locator("#latest-decision").inner_text()
+    assert "Assigned to cat" in latest
+    assert "rule rule-2 names cat" in latest
 
 
 def test_the_forms_build_a_nested_rule_that_saves_like_the_json_view(
