@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -76,6 +77,31 @@ class RuleSetAdmin(_GlobalRowsMixin, _ReadOnly, admin.ModelAdmin[RuleSet]):
     def in_force(self, obj: RuleSet) -> str:
         published = obj.versions.filter(state="published").first()
         return f"v{published.number}" if published else "none published"
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return admin_editor.can_edit(request)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """Make the rule set of a market (or the global fallback) that has none yet."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return admin_editor.rule_set_add(request, self.admin_site.each_context(request))
+
+    def get_urls(self) -> list[Any]:
+        act = path(
+            "<int:rule_set_id>/draft/",
+            self.admin_site.admin_view(self.draft_view),
+            name="routing_ruleset_draft",
+        )
+        return [act, *super().get_urls()]
+
+    def draft_view(self, request: HttpRequest, rule_set_id: int) -> HttpResponse:
+        rule_set = self.get_queryset(request).filter(pk=rule_set_id).first()
+        if rule_set is None or request.method != "POST":
+            raise Http404
+        return admin_editor.rule_set_draft(request, rule_set)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

@@ -30,6 +30,7 @@ from routing.versions import (
     RulesInvalid,
     error_dict,
     fixtures_run,
+    rule_set_ensure,
     version_approve,
     version_draft_create,
     version_draft_update,
@@ -240,3 +241,50 @@ def _page(request: HttpRequest, version: RuleVersion, **extra: Any) -> HttpRespo
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def rule_set_add(request: HttpRequest, site_context: dict[str, Any]) -> HttpResponse:
+    """A market without rules (or the global fallback) gets its rule set, then its first draft
+    is written on the rule set's page."""
+    from leadops.core.admin import request_scope
+
+    market_ids, see_global = request_scope(request)
+    taken = set(RuleSet.objects.values_list("market_id", flat=True))
+    markets = list(Market.objects.filter(pk__in=market_ids).exclude(pk__in=taken).order_by("code"))
+    if request.method == "POST":
+        wanted = request.POST.get("market", "")
+        market = next((m for m in markets if str(m.pk) == wanted), None)
+        if market is None and not (wanted == "global" and see_global and None not in taken):
+            messages.error(request, "Choose a market without rules, or the global fallback.")
+        else:
+            made = rule_set_ensure(actor=request.user, market=market)
+            messages.success(request, f"{made} made: write its first draft here.")
+            return HttpResponseRedirect(reverse("admin:routing_ruleset_change", args=[made.pk]))
+    context = {
+        **site_context,
+        "opts": RuleSet._meta,
+        "title": "Rules for another market",
+        "markets": markets,
+        "global_free": see_global and None not in taken,
+    }
+    return TemplateResponse(request, "admin/routing/ruleset/add.html", context)
+
+
+def rule_set_draft(request: HttpRequest, rule_set: RuleSet) -> HttpResponse:
+    """A new draft: the rules in force copied, or none."""
+    if not can_edit(request):
+        raise PermissionDenied
+    published = rule_set.versions.filter(state=State.PUBLISHED).first()
+    start = published.content if published and request.POST.get("from") == "published" else {}
+    try:
+        made = version_draft_create(
+            actor=request.user,
+            rule_set=rule_set,
+            content={"rules": [], **start},
+            change_note=request.POST.get("note", ""),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("admin:routing_ruleset_change", args=[rule_set.pk]))
+    messages.success(request, f"Draft version {made.number} made.")
+    return HttpResponseRedirect(reverse("admin:routing_ruleversion_change", args=[made.pk]))

@@ -165,3 +165,33 @@ def test_fixtures_run_and_a_simulation_shows_both_sides(
     assert "rule de names cat" in simulated
     assert True  # sentences are on the cards
     assert "country eq DE → DE ✓" in simulated
+
+
+def test_revops_make_a_markets_rule_set_and_start_its_first_draft(
+    client, market_a, market_b, author, manager_a
+):
+    from routing.models import RuleSet
+
+    # a manager may not
+    client.force_login(manager_a)
+    assert client.get("/admin/routing/ruleset/add/").status_code == 403
+
+    # RevOps choose market B, then start an empty draft
+    client.force_login(author)
+    page = client.get("/admin/routing/ruleset/add/").content.decode()
+    assert "BBB — Market B" in page
+    made = client.post("/admin/routing/ruleset/add/", {"market": str(market_b.pk)})
+    with system_context("tests"):
+        rule_set = RuleSet.objects.get(market=market_b)
+    assert made["Location"] == f"/admin/routing/ruleset/{rule_set.pk}/change/"
+    draft = client.post(
+        f"/admin/routing/ruleset/{rule_set.pk}/draft/", {"from": "empty", "note": "first rules"}
+    )
+    with system_context("tests"):
+        version = RuleVersion.objects.get(rule_set=rule_set)
+    assert draft["Location"] == f"/admin/routing/ruleversion/{version.pk}/change/"
+    assert (version.state, version.content, version.change_note) == (
+        "draft",
+        {"rules": []},
+        "first rules",
+    )
