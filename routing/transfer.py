@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from leadops.core.access import system_context
 from leadops.core.actors import SystemActor
 from leadops.markets.models import Market
+from routing.engine import compile_version, fixture_check, trace_explain
 from routing.models import RuleSet, RuleVersion
-from routing.rules import RuleError, content_hash
+from routing.rules import RuleError, content_hash, validate_content
 from routing.versions import (
     GLOBAL_NAME,
     content_problems,
@@ -239,3 +241,74 @@ def routing_import(*, actor: SystemActor, document: Any, source: str) -> list[st
     with system_context("routing_import"):  # opens (or joins) the one transaction
         planned = _plan(document, source=source)
         return [_apply(actor, item) for item in planned]
+
+
+@dataclass(frozen=True)
+class FixtureLine:
+    label: str  # the rule set (or the file)
+    name: str
+    passed: bool
+    detail: str  # what was expected and got, and the rules tried, when it failed
+
+
+def routing_test(*, document: Any, version: RuleVersion | None = None) -> list[FixtureLine]:
+    """Run fixture leads from a file: each rule set of a `routing export` file against its own
+    rules, or one version's content (`{"rules", "fixtures"}`) against its rules — or, with
+    `version`, the file's fixtures against that version's rules. Business hours are the
+    market's calendar when the market exists here, else always open. Writes nothing."""
+    if not isinstance(document, dict):
+        raise TransferInvalid(["the file is not a JSON object"])
+    if "rule_sets" in document:
+        sets = [
+            (_label(rs.get("market")), rs.get("market"), (rs.get("published") or {}).get("content"))
+            for rs in document.get("rule_sets") or []
+            if isinstance(rs, dict)
+        ]
+    else:
+        sets = [("the file", None, document)]
+    lines: list[FixtureLine] = []
+    for label, code, content in sets:
+        if not isinstance(content, dict):
+            continue
+        rules = version.content if version is not None else content
+        problems = validate_content({**rules, "fixtures": content.get("fixtures", [])})
+        if problems:
+            lines.extend(
+                FixtureLine(label, "(the rules)", False, _rule_problem(label, p)) for p in problems
+            )
+            continue
+        compiled = compile_version(rules)
+        market_code = code or (version.market.code if version and version.market else None)
+        for fixture in content.get("fixtures", []):
+            lead = {"market": market_code, **dict(fixture.get("lead", {}))}
+            where = lead.get("market")
+
+            def is_open(at: datetime, where: Any = where) -> bool:
+                return _open_or_always(where, at)
+
+            result = fixture_check(compiled, {**fixture, "lead": lead}, is_open=is_open)
+            detail = ""
+            if not result.passed:
+                tried = "; ".join(
+                    f"{step['rule']} {'matched' if step['ok'] else 'no'}"
+                    + "".join(
+                        f" [{c.get('field', 'business hours')} {c.get('op')} {c.get('value')} "
+                        f"saw {c.get('actual')!r}]"
+                        for c in step.get("conditions", [])
+                        if not c.get("ok")
+                    )
+                    for step in trace_explain(rules, result.trace)
+                )
+                detail = (
+                    f"expected {result.expected}, got {result.got}; tried: {tried or 'nothing'}"
+                )
+            lines.append(FixtureLine(label, result.name, result.passed, detail))
+    return lines
+
+
+def _open_or_always(code: Any, at: datetime) -> bool:
+    from routing.world import market_is_open
+
+    if code and Market.objects.filter(code=code).exists():
+        return market_is_open(str(code), at)
+    return True

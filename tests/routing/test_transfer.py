@@ -270,7 +270,7 @@ def test_help_explains_the_command(capsys):
         ManagementUtility(["manage.py", "routing", "--help"]).execute()
     assert done.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "{export,import}" in text
+    assert "{export,import,test}" in text
     assert "global fallback" in text
     assert "changes nothing" in text
 
@@ -365,3 +365,43 @@ def test_a_draft_is_not_exported():
     assert json.loads(routing_export())["rule_sets"] == [
         {"market": "AAA", "name": "AAA routing", "published": None}
     ]
+
+
+@pytest.mark.django_db
+def test_routing_test_runs_a_files_fixtures_and_fails_the_run_on_one_failure(tmp_path):
+    # given a rules file whose second fixture expects a rule its lead does not match
+    rules = [
+        {
+            "id": "de",
+            "when": {"field": "country", "op": "eq", "value": "DE"},
+            "then": {"team": "In"},
+        },
+        {"id": "rest", "then": {"team": "In"}},
+    ]
+    fixtures = [
+        {"name": "DE goes to de", "lead": {"country": "DE"}, "expect": {"rule": "de"}},
+        {"name": "FR goes to de", "lead": {"country": "FR"}, "expect": {"rule": "de"}},
+    ]
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"rules": rules, "fixtures": fixtures}))
+
+    # when it is tested
+    out = io.StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("routing", "test", str(path), stdout=out)
+
+    # then each fixture is reported, the failing one with what it saw, and the exit code is 1
+    text = out.getvalue()
+    assert "PASS the file: DE goes to de" in text
+    assert "FAIL the file: FR goes to de" in text
+    assert (
+        "expected {'rule': 'de'}, got {'rule': 'rest', 'team': 'In'}; tried: rest matched" in text
+    )
+    assert "1 passed, 1 failed" in text
+    assert failed.value.returncode == 1
+
+    # and once the file's fixtures hold, it passes (exit 0)
+    path.write_text(json.dumps({"rules": rules, "fixtures": fixtures[:1]}))
+    out = io.StringIO()
+    call_command("routing", "test", str(path), stdout=out)
+    assert "1 passed, 0 failed" in out.getvalue()
