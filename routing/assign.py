@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from leadops.core.sql import sql_run
-from leadops.markets.business_time import is_open_at, open_spans
+from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, is_open_at, open_spans
 from leadops.markets.selectors import markets_by_id
 from routing.engine import CompiledRule
 from routing.models import Decision
@@ -158,9 +158,11 @@ def _day_start(member: Member, now: datetime) -> datetime:
 class _Clock:
     """`is_open_at` memoized for one batch: every lead of it is routed at the same moment."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, calendars: dict[int, Calendar] | None = None) -> None:
         self.now = now
         self._open: dict[int, bool] = {}
+        # Market calendars as of another moment (a backtest); None: those in force.
+        self.calendars = calendars
 
     def open(self, member: Member) -> bool:
         key = id(member.calendar)
@@ -169,6 +171,8 @@ class _Clock:
         return self._open[key]
 
     def market_open(self, market_id: int, at: datetime) -> bool:
+        if self.calendars is not None:
+            return is_open_at(self.calendars.get(market_id, ALWAYS_OPEN_UTC), at)
         return is_open_at(market_calendar_by_id(market_id), at)
 
 
@@ -239,7 +243,11 @@ def _needs_loads(team: TeamInfo, pick: str) -> list[Member]:
 
 
 def _evaluate(
-    plan: Plan, loads: _Loads, clock: _Clock, versions: Sequence[Published] | None = None
+    plan: Plan,
+    loads: _Loads,
+    clock: _Clock,
+    versions: Sequence[Published] | None = None,
+    teams: dict[tuple[int, str], TeamInfo] | None = None,
 ) -> list[Member] | None:
     """Walk the rules for one lead until one places it (the published versions for its market,
     or `versions`, e.g. a draft being simulated). Returns members whose loads must be read
@@ -247,7 +255,7 @@ def _evaluate(
     req = plan.request
     plan.trace, plan.candidates, plan.skipped_rules, plan.tags = [], [], [], []
     market = markets_by_id()[req.market_id]
-    teams = teams_by_name()
+    teams = teams_by_name() if teams is None else teams
     for version in _versions_for(req.market_id) if versions is None else versions:
         block: dict[str, Any] = {
             "version": version.number,
@@ -491,3 +499,24 @@ def plan_simulate(request: RouteRequest, *, at: datetime, versions: Sequence[Pub
             f"{plan.pick.replace('_', ' ')} among {', '.join(m.username for m in plan.eligible)}"
         )
     return plan
+
+
+def plan_replay(
+    request: RouteRequest,
+    *,
+    at: datetime,
+    versions: Sequence[Published],
+    teams: dict[tuple[int, str], TeamInfo],
+    calendars: dict[int, Calendar],
+) -> tuple[Plan, bool]:
+    """What `versions` decide for one lead at a past moment `at`, against the teams, members
+    and calendars as they were then (a backtest): nothing read from today, nothing written.
+    Loads of that moment are not known: capped members count as empty and a least-loaded pick
+    is not made, so such a plan is marked approximate (the second value)."""
+    loads, clock = _Loads(lock=False), _Clock(at, calendars)
+    for team in teams.values():
+        loads.known.update(m.id for m in team.members)
+    plan = Plan(request=request)
+    _evaluate(plan, loads, clock, versions, teams)
+    approximate = plan.team is not None and (plan.pick == "least_loaded" or plan.team.capped)
+    return plan, approximate
