@@ -19,7 +19,7 @@ step 1 with that member full (a second round; rare).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,22 +158,29 @@ def _day_start(member: Member, now: datetime) -> datetime:
 class _Clock:
     """`is_open_at` memoized for one batch: every lead of it is routed at the same moment."""
 
-    def __init__(self, now: datetime, calendars: dict[int, Calendar] | None = None) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        calendars: dict[int, Calendar] | None = None,
+        open_at: Callable[[Calendar, datetime], bool] = is_open_at,
+    ) -> None:
         self.now = now
         self._open: dict[int, bool] = {}
         # Market calendars as of another moment (a backtest); None: those in force.
         self.calendars = calendars
+        # How "open?" is answered (a backtest looks it up in spans it computed once).
+        self.open_at = open_at
 
     def open(self, member: Member) -> bool:
         key = id(member.calendar)
         if key not in self._open:
-            self._open[key] = is_open_at(member.calendar, self.now)
+            self._open[key] = self.open_at(member.calendar, self.now)
         return self._open[key]
 
     def market_open(self, market_id: int, at: datetime) -> bool:
         if self.calendars is not None:
-            return is_open_at(self.calendars.get(market_id, ALWAYS_OPEN_UTC), at)
-        return is_open_at(market_calendar_by_id(market_id), at)
+            return self.open_at(self.calendars.get(market_id, ALWAYS_OPEN_UTC), at)
+        return self.open_at(market_calendar_by_id(market_id), at)
 
 
 def _versions_for(market_id: int) -> list[Published]:
@@ -248,6 +255,7 @@ def _evaluate(
     clock: _Clock,
     versions: Sequence[Published] | None = None,
     teams: dict[tuple[int, str], TeamInfo] | None = None,
+    trace: bool = True,
 ) -> list[Member] | None:
     """Walk the rules for one lead until one places it (the published versions for its market,
     or `versions`, e.g. a draft being simulated). Returns members whose loads must be read
@@ -271,6 +279,7 @@ def _evaluate(
                 at=clock.now,
                 is_open=lambda at: clock.market_open(req.market_id, at),
                 after=after,
+                trace=trace,
             )
             block["rules"].extend(ev.trace)
             block["skipped_by_index"] += ev.skipped_by_index
@@ -508,15 +517,18 @@ def plan_replay(
     versions: Sequence[Published],
     teams: dict[tuple[int, str], TeamInfo],
     calendars: dict[int, Calendar],
+    trace: bool = False,
+    open_at: Callable[[Calendar, datetime], bool] = is_open_at,
 ) -> tuple[Plan, bool]:
     """What `versions` decide for one lead at a past moment `at`, against the teams, members
     and calendars as they were then (a backtest): nothing read from today, nothing written.
     Loads of that moment are not known: capped members count as empty and a least-loaded pick
-    is not made, so such a plan is marked approximate (the second value)."""
-    loads, clock = _Loads(lock=False), _Clock(at, calendars)
+    is not made, so such a plan is marked approximate (the second value). No trace unless
+    asked: a backtest keeps counts, and traces only for the leads a person opens."""
+    loads, clock = _Loads(lock=False), _Clock(at, calendars, open_at)
     for team in teams.values():
         loads.known.update(m.id for m in team.members)
     plan = Plan(request=request)
-    _evaluate(plan, loads, clock, versions, teams)
+    _evaluate(plan, loads, clock, versions, teams, trace)
     approximate = plan.team is not None and (plan.pick == "least_loaded" or plan.team.capped)
     return plan, approximate

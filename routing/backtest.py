@@ -13,22 +13,25 @@ pool changed", never guessed.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from leadops.core.config import config_snapshot
+from leadops.core.sql import sql_run
 from leadops.leads.fields import FACT_COLUMNS, lead_facts
 from leadops.leads.models import Lead
-from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, parse_hours
+from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, open_spans, parse_hours
 from leadops.markets.calendars import calendar_of
 from leadops.markets.models import CalendarVersion, OutOfOffice, Team, TeamMember
 from leadops.markets.selectors import markets_by_id
 from routing.assign import RouteRequest, plan_replay
 from routing.engine import compile_version
-from routing.models import Decision, RuleVersion
+from routing.models import RuleVersion
 from routing.rules import content_hash
 from routing.world import Member, Published, TeamInfo
 
@@ -61,6 +64,8 @@ class Replayed:
     @property
     def change(self) -> str:
         b, a = self.before, self.after
+        if b.outcome == a.outcome == "unroutable":
+            return "unchanged"  # placed by neither: which rule tried does not matter
         if b.outcome != "unroutable" and a.outcome == "unroutable":
             return "newly_unroutable"
         if b.outcome == "unroutable" and a.outcome != "unroutable":
@@ -149,6 +154,8 @@ class _Past:
             )
             instants.add(version.created_at)
         self.instants = sorted(instants)
+        # Calendar id → open spans (starts, ends) and the window they cover.
+        self._spans: dict[int, tuple[list[datetime], list[datetime], datetime, datetime]] = {}
         self._worlds: dict[int, tuple[dict[tuple[int, str], TeamInfo], dict[int, Calendar]]] = {}
         self.published: dict[int | None, list[tuple[datetime, datetime | None, Published]]] = {}
         for v in RuleVersion.objects.filter(published_at__isnull=False).order_by("published_at"):
@@ -207,6 +214,24 @@ class _Past:
             self._worlds[epoch] = (teams, calendars)
         return self._worlds[epoch]
 
+    def open_at(self, calendar: Calendar, at: datetime) -> bool:
+        """`is_open_at`, looked up in the calendar's open spans around the period, computed
+        once per calendar (a backtest asks it for every member of every lead)."""
+        spans = self._spans.get(id(calendar))
+        if spans is None or not (spans[2] <= at < spans[3]):
+            since, until = at - timedelta(days=40), at + timedelta(days=40)
+            starts, ends = [], []
+            for start, end in open_spans(calendar, since):
+                if start >= until:
+                    break
+                starts.append(start)
+                ends.append(end)
+            # Good while `at` stays a day inside the window (leads come newest first).
+            spans = (starts, ends, since + timedelta(days=1), until - timedelta(days=1))
+            self._spans[id(calendar)] = spans
+        i = bisect_right(spans[0], at) - 1
+        return i >= 0 and at < spans[1][i]
+
     def in_force(self, market_id: int | None, at: datetime) -> Published | None:
         for published_at, retired_at, version in reversed(self.published.get(market_id, [])):
             if published_at <= at and (retired_at is None or retired_at > at):
@@ -215,9 +240,12 @@ class _Past:
 
 
 def _result(plan: Any, approximate: bool) -> Result:
+    outcome = plan.outcome or "unroutable"
+    # A rule "hits" when it decides: it placed the lead, made it wait, or filed it for a person.
+    decided = plan.rule is not None and (outcome != "unroutable" or plan.exception_note)
     return Result(
-        outcome=plan.outcome or "unroutable",
-        rule=plan.rule.id if plan.rule else None,
+        outcome=outcome,
+        rule=plan.rule.id if decided else None,
         team=plan.team.name if plan.team else None,
         pool=tuple(sorted(m.username for m in plan.eligible))
         if plan.owner is None
@@ -255,6 +283,20 @@ def backtest_run(
     `version` and under the versions published at each lead's time. Reads in chunks, set-based;
     writes nothing. `cancelled()` is asked between chunks: a cancelled run says so and its
     partial counts must not be kept."""
+    with config_snapshot():  # markets and their codes read once, not once a lead
+        return _run(version, market_ids, since, until, limit, progress, cancelled, keep_changed)
+
+
+def _run(
+    version: RuleVersion,
+    market_ids: Sequence[int],
+    since: date | None,
+    until: date | None,
+    limit: int | None,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+    keep_changed: int,
+) -> Backtest:
     if version.market_id is not None:
         market_ids = [m for m in market_ids if m == version.market_id]
     past = _Past(market_ids)
@@ -287,15 +329,23 @@ def _replay(
     chunk: list[tuple[int, int, datetime]], past: _Past, draft: Published
 ) -> Iterator[Replayed]:
     ids = [lead_id for lead_id, _, _ in chunk]
+    # Raw statements with one array parameter: the ORM would build an IN list of 2,000.
     first = dict(
-        Decision.objects.filter(lead_id__in=ids)
-        .order_by("lead_id", "decided_at")
-        .distinct("lead_id")
-        .values_list("lead_id", "decided_at")
+        sql_run(
+            "SELECT DISTINCT ON (lead_id) lead_id, decided_at FROM routing_decision"
+            " WHERE lead_id = ANY(%b) ORDER BY lead_id, decided_at",
+            [ids],
+        )
     )
     moments = {lead_id: first.get(lead_id, created) for lead_id, _, created in chunk}
     values = _as_of(ids, moments)
-    sources = dict(Lead.objects.filter(pk__in=ids).values_list("pk", "first_source__slug"))
+    sources = dict(
+        sql_run(
+            "SELECT l.id, s.slug FROM leads_lead l JOIN leads_source s ON s.id = l.first_source_id"
+            " WHERE l.id = ANY(%b)",
+            [ids],
+        )
+    )
     for lead_id, market_now, _created in chunk:
         at = moments[lead_id]
         row = values.get(lead_id)
@@ -319,22 +369,42 @@ def _replay(
             trial = [v for v in (market_v, draft) if v is not None]
         else:
             trial = [v for v in (draft, global_v) if v is not None]
-        before = plan_replay(request, at=at, versions=baseline, teams=teams, calendars=calendars)
-        after = plan_replay(request, at=at, versions=trial, teams=teams, calendars=calendars)
+        before = plan_replay(
+            request,
+            at=at,
+            versions=baseline,
+            teams=teams,
+            calendars=calendars,
+            open_at=past.open_at,
+        )
+        after = plan_replay(
+            request, at=at, versions=trial, teams=teams, calendars=calendars, open_at=past.open_at
+        )
         yield Replayed(lead_id, market_id, at, _result(*before), _result(*after))
 
 
 def _as_of(ids: list[int], moments: dict[int, datetime]) -> dict[int, dict[str, Any]]:
     """Each lead's values at its moment: its newest history row not after it (the lead's
-    current row when it has no history that old)."""
-    history = Lead.history.model.objects.filter(id__in=ids).order_by("id", "history_date")
+    current row when it has no history that old). One statement each."""
+    columns = ", ".join(LEAD_VALUES)
     found: dict[int, dict[str, Any]] = {}
-    for row in history.values("id", "history_date", *LEAD_VALUES):
-        if row["history_date"] <= moments[row["id"]]:
-            found[row["id"]] = row
-    missing = [i for i in ids if i not in found]
-    for row in Lead.objects.filter(pk__in=missing).values("id", *LEAD_VALUES):
-        found[row["id"]] = row
+    rows = sql_run(
+        f"SELECT DISTINCT ON (h.id) h.id, {', '.join('h.' + c for c in LEAD_VALUES)}"
+        f" FROM {Lead.history.model._meta.db_table} h"
+        " JOIN unnest(%b::bigint[], %b::timestamptz[]) AS m(id, at) ON m.id = h.id"
+        " WHERE h.history_date <= m.at ORDER BY h.id, h.history_date DESC, h.history_id DESC",
+        [ids, [moments[i] for i in ids]],
+    )
+    seen = {row[0] for row in rows}
+    missing = [i for i in ids if i not in seen]
+    if missing:
+        rows += sql_run(f"SELECT id, {columns} FROM leads_lead WHERE id = ANY(%b)", [missing])
+    for row in rows:
+        values = dict(zip(LEAD_VALUES, row[1:], strict=True))
+        # Django's connection hands jsonb over as text (Django decodes JSON itself).
+        if isinstance(values["attributes"], str):
+            values["attributes"] = json.loads(values["attributes"])
+        found[row[0]] = values
     return found
 
 
