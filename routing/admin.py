@@ -25,9 +25,9 @@ from leadops.leads.hooks import (
     lead_panel_register,
 )
 from leadops.leads.models import Lead
-from routing import admin_editor
+from routing import admin_backtest, admin_editor
 from routing.engine import trace_explain
-from routing.models import Decision, RuleSet, RuleVersion
+from routing.models import BacktestRun, Decision, RuleSet, RuleVersion
 from routing.services import lead_reroute
 
 
@@ -290,3 +290,45 @@ def reroute_selected(model_admin: Any, request: HttpRequest, queryset: QuerySet[
 lead_panel_register(routing_panel)
 lead_action_register("reroute", reroute_action)
 lead_bulk_action_register(reroute_selected)
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(_GlobalRowsMixin, _ReadOnly, admin.ModelAdmin[BacktestRun]):
+    list_display = ["created_at", "version", "requested_by", "cancelled"]
+    list_select_related = ["version", "version__rule_set"]
+
+    def get_urls(self) -> list[Any]:
+        def view(name: str, route: str, fn: Any) -> Any:
+            return path(route, self.admin_site.admin_view(fn), name=f"routing_backtestrun_{name}")
+
+        return [
+            view("csv", "<int:run_id>/csv/", self.csv_view),
+            view("lead", "<int:run_id>/lead/<int:lead_id>/", self.lead_view),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request: HttpRequest, run_id: Any) -> BacktestRun:
+        run = self.get_queryset(request).select_related("version", "job").filter(pk=run_id).first()
+        if run is None:
+            raise Http404
+        return run
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return admin_backtest.run_page(
+            request,
+            self._run(request, object_id),
+            {**self.admin_site.each_context(request), "opts": BacktestRun._meta},
+        )
+
+    def csv_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        return admin_backtest.run_csv(request, self._run(request, run_id))
+
+    def lead_view(self, request: HttpRequest, run_id: int, lead_id: int) -> HttpResponse:
+        return admin_backtest.run_lead(
+            request,
+            self._run(request, run_id),
+            lead_id,
+            {**self.admin_site.each_context(request), "opts": BacktestRun._meta},
+        )

@@ -15,12 +15,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from leadops.core.errors import ApplicationError
 from leadops.leads.models import Lead, Source
 from leadops.markets.models import Market, MarketTableRow, Team, TeamMember
 from leadops.markets.services import is_revops
+from routing.backtests import run_is_stale
 from routing.describe import rule_sentence, versions_diff
 from routing.models import RuleSet, RuleVersion
 from routing.rules import FIELDS, OPERATORS, PICKS, STATUSES, WHEN_CLOSED
@@ -128,6 +129,11 @@ def version_context(request: HttpRequest, version: RuleVersion, **extra: Any) ->
         "can_govern": editable,
         "can_approve": request.user.has_perm(APPROVE_PERM) and version.author_id != request.user.pk,
         "typed_fields": TYPED_FIELDS,
+        "backtests": [
+            {"run": run, "stale": run_is_stale(run)}
+            for run in version.backtests.select_related("job", "version")[:5]
+        ],
+        "can_backtest": is_revops(request.user),
         "choices": editor_choices(version) if editable and version.state == State.DRAFT else None,
         "now": timezone.now(),
         **extra,
@@ -146,6 +152,8 @@ def version_act(request: HttpRequest, version: RuleVersion) -> HttpResponse:
     here = reverse("admin:routing_ruleversion_change", args=[version.pk])
     if action in ("simulate", "fixtures"):
         return _read_only(request, version, action)
+    if action in ("backtest", "backtest_cancel"):
+        return _backtest(request, version, action)
     if not can_edit(request):
         raise PermissionDenied
     try:
@@ -288,3 +296,40 @@ def rule_set_draft(request: HttpRequest, rule_set: RuleSet) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:routing_ruleset_change", args=[rule_set.pk]))
     messages.success(request, f"Draft version {made.number} made.")
     return HttpResponseRedirect(reverse("admin:routing_ruleversion_change", args=[made.pk]))
+
+
+def _backtest(request: HttpRequest, version: RuleVersion, action: str) -> HttpResponse:
+    """Start a backtest over the reader's markets (a Job), or cancel one."""
+    from django.db import transaction
+
+    from leadops.core.admin import request_scope
+    from routing.backtests import backtest_cancel, backtest_start
+    from routing.models import BacktestRun
+    from routing.tasks import backtest_job
+
+    here = reverse("admin:routing_ruleversion_change", args=[version.pk])
+    if not is_revops(request.user):
+        raise PermissionDenied
+    try:
+        if action == "backtest_cancel":
+            run = BacktestRun.objects.select_related("job").get(
+                pk=_int(request.POST.get("run")), version=version
+            )
+            backtest_cancel(actor=request.user, run=run)
+            messages.success(request, "The backtest stops at its next step and keeps nothing.")
+            return HttpResponseRedirect(here)
+        market_ids, _ = request_scope(request)
+        since = parse_date(request.POST.get("since", "") or "")
+        limit = _int(request.POST.get("limit"))
+        run = backtest_start(
+            actor=request.user,
+            version=version,
+            market_ids=sorted(market_ids),
+            since=since,
+            limit=limit if limit > 0 else None,
+        )
+        transaction.on_commit(lambda: backtest_job.delay(run.pk))
+        messages.success(request, "Backtest started: its progress shows below.")
+    except (ApplicationError, BacktestRun.DoesNotExist) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+    return HttpResponseRedirect(here + "#backtest")

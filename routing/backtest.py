@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from leadops.core.config import config_snapshot
@@ -60,6 +61,9 @@ class Replayed:
     at: datetime
     before: Result
     after: Result
+    # The plans themselves, kept only when a replay asks for traces (one lead's drill-down).
+    before_plan: Any = field(default=None, compare=False, repr=False)
+    after_plan: Any = field(default=None, compare=False, repr=False)
 
     @property
     def change(self) -> str:
@@ -89,6 +93,31 @@ class Backtest:
     approximate: int = 0
     changed: list[Replayed] = field(default_factory=list)
     cancelled: bool = False
+    # The same counts per market (stored one row per market, under RLS).
+    parts: dict[int, Backtest] = field(default_factory=dict)
+
+    def add(self, replayed: Replayed, keep_changed: int) -> None:
+        self.evaluated += 1
+        change = replayed.change
+        self.changes[change] += 1
+        self.matrix[(replayed.before.where, replayed.after.where)] += 1
+        self.rules_before[replayed.before.rule or "(none)"] += 1
+        self.rules_after[replayed.after.rule or "(none)"] += 1
+        self.approximate += replayed.before.approximate or replayed.after.approximate
+        if change != "unchanged" and len(self.changed) < keep_changed:
+            self.changed.append(replayed)
+
+    def changed_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "lead": r.lead_id,
+                "at": r.at.isoformat(),
+                "change": r.change,
+                "before": _shown(r.before),
+                "after": _shown(r.after),
+            }
+            for r in self.changed
+        ]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -109,6 +138,16 @@ class Backtest:
                 "after": dict(sorted(self.rules_after.items())),
             },
         }
+
+
+def _shown(result: Result) -> dict[str, Any]:
+    return {
+        "outcome": str(result.outcome),
+        "rule": result.rule,
+        "team": result.team,
+        "pool": list(result.pool),
+        "approximate": result.approximate,
+    }
 
 
 class _Past:
@@ -158,7 +197,9 @@ class _Past:
         self._spans: dict[int, tuple[list[datetime], list[datetime], datetime, datetime]] = {}
         self._worlds: dict[int, tuple[dict[tuple[int, str], TeamInfo], dict[int, Calendar]]] = {}
         self.published: dict[int | None, list[tuple[datetime, datetime | None, Published]]] = {}
+        self.contents: dict[int, dict[str, Any]] = {}
         for v in RuleVersion.objects.filter(published_at__isnull=False).order_by("published_at"):
+            self.contents[v.pk] = v.content
             self.published.setdefault(v.market_id, []).append(
                 (
                     v.published_at,
@@ -311,22 +352,20 @@ def _run(
             return result
         chunk = leads[start : start + CHUNK]
         for replayed in _replay(chunk, past, draft):
-            result.evaluated += 1
-            change = replayed.change
-            result.changes[change] += 1
-            result.matrix[(replayed.before.where, replayed.after.where)] += 1
-            result.rules_before[replayed.before.rule or "(none)"] += 1
-            result.rules_after[replayed.after.rule or "(none)"] += 1
-            result.approximate += replayed.before.approximate or replayed.after.approximate
-            if change != "unchanged" and len(result.changed) < keep_changed:
-                result.changed.append(replayed)
+            result.add(replayed, keep_changed)
+            part = result.parts.get(replayed.market_id)
+            if part is None:
+                part = result.parts[replayed.market_id] = Backtest(
+                    version_id=result.version_id, content_hash=result.content_hash
+                )
+            part.add(replayed, keep_changed)
         if progress is not None:
             progress(min(len(leads), start + CHUNK), len(leads))
     return result
 
 
 def _replay(
-    chunk: list[tuple[int, int, datetime]], past: _Past, draft: Published
+    chunk: list[tuple[int, int, datetime]], past: _Past, draft: Published, trace: bool = False
 ) -> Iterator[Replayed]:
     ids = [lead_id for lead_id, _, _ in chunk]
     # Raw statements with one array parameter: the ORM would build an IN list of 2,000.
@@ -369,18 +408,25 @@ def _replay(
             trial = [v for v in (market_v, draft) if v is not None]
         else:
             trial = [v for v in (draft, global_v) if v is not None]
-        before = plan_replay(
+        replay = partial(
+            plan_replay,
             request,
             at=at,
-            versions=baseline,
             teams=teams,
             calendars=calendars,
             open_at=past.open_at,
+            trace=trace,
         )
-        after = plan_replay(
-            request, at=at, versions=trial, teams=teams, calendars=calendars, open_at=past.open_at
+        before, after = replay(versions=baseline), replay(versions=trial)
+        yield Replayed(
+            lead_id,
+            market_id,
+            at,
+            _result(*before),
+            _result(*after),
+            before[0] if trace else None,
+            after[0] if trace else None,
         )
-        yield Replayed(lead_id, market_id, at, _result(*before), _result(*after))
 
 
 def _as_of(ids: list[int], moments: dict[int, datetime]) -> dict[int, dict[str, Any]]:

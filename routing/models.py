@@ -222,3 +222,56 @@ class Pointer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team_id} @ {self.position}"
+
+
+class BacktestRun(models.Model):
+    """One backtest of a version: who asked, over what, its job (progress), and the content
+    hash it ran on (a later edit makes it stale). Its results are `BacktestPart`s, one per
+    market, each under RLS: a reader sees the parts of their markets only."""
+
+    version = models.ForeignKey(RuleVersion, on_delete=models.CASCADE, related_name="backtests")
+    # The version's market, repeated so RLS can scope runs (None: the global fallback's).
+    market = models.ForeignKey(
+        "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    job = models.ForeignKey("core.Job", on_delete=models.PROTECT, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    market_ids = models.JSONField(default=list)
+    since = models.DateField(null=True, blank=True)
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    requested_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancel_requested = models.BooleanField(default=False)
+    cancelled = models.BooleanField(default=False)
+
+    objects = MarketScopedManager()
+    market_scope_column = "market_id"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
+
+    def __str__(self) -> str:
+        return f"backtest #{self.pk} of {self.version}"
+
+
+class BacktestPart(models.Model):
+    """One market's part of a backtest: its counts, matrix and rule hits (`summary`) and its
+    changed leads (`changed`: lead id, moment, before and after)."""
+
+    run = models.ForeignKey(BacktestRun, on_delete=models.CASCADE, related_name="parts")
+    market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="+")
+    summary = models.JSONField(default=dict)
+    changed = models.JSONField(default=list)
+
+    objects = MarketScopedManager()
+    market_scope_column = "market_id"
+
+    class Meta:
+        base_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "market"], name="routing_backtest_part_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.market_id} of backtest {self.run_id}"

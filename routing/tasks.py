@@ -24,3 +24,11 @@ def reroute_job(job_id: int, lead_ids: list[int], user_id: int) -> dict[str, int
     from routing.services import reroute_job_run
 
     return reroute_job_run(actor=User.objects.get(pk=user_id), job_id=job_id, lead_ids=lead_ids)
+
+
+@shared_task(name="routing.tasks.backtest_job", base=ContextTask, own_transactions=True)
+def backtest_job(run_id: int) -> dict[str, object]:
+    """Run backtest `run_id` (its job reports progress; a cancel stops it between chunks)."""
+    from routing.backtests import backtest_execute
+
+    return dict(backtest_execute(run_id=run_id))
