@@ -26,7 +26,7 @@ from leadops.leads.hooks import (
 )
 from leadops.leads.models import Lead
 from routing import admin_backtest, admin_editor
-from routing.engine import trace_explain
+from routing.engine import trace_rows
 from routing.models import BacktestRun, Decision, RuleSet, RuleVersion
 from routing.services import lead_reroute
 
@@ -215,14 +215,8 @@ def _explained(decision: Decision) -> list[dict[str, Any]]:
     """The decision's trace, each condition with its operator and value read back from the
     version that evaluated it (the stored trace keeps only what varied per lead)."""
     ids = {block.get("version_id") for block in decision.trace} - {None}
-    versions = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids)}
-    rows: list[dict[str, Any]] = []
-    for block in decision.trace:
-        version = versions.get(block.get("version_id"))
-        entries = block.get("rules", [])
-        explained = trace_explain(version.content, entries) if version else entries
-        rows.extend({**entry, "version": block.get("version")} for entry in explained)
-    return rows
+    contents = dict(RuleVersion.objects.filter(pk__in=ids).values_list("pk", "content"))
+    return trace_rows(decision.trace, contents)
 
 
 def routing_panel(*, lead: Lead) -> LeadPanel | None:

@@ -16,7 +16,7 @@ from leadops.core.admin import request_scope
 from leadops.leads.models import Lead
 from routing.backtest import _Past, _replay
 from routing.backtests import run_is_stale
-from routing.engine import compile_version, trace_explain
+from routing.engine import compile_version, trace_rows
 from routing.models import BacktestPart, BacktestRun
 from routing.world import Published
 
@@ -142,15 +142,7 @@ def run_lead(
         ("published then", replayed.before_plan),
         (f"v{version.number}", replayed.after_plan),
     ):
-        rules: list[dict[str, Any]] = []
-        for block in plan.trace:
-            block_id = block.get("version_id")
-            content = version.content if block_id == version.pk else past.contents.get(block_id)
-            entries = block.get("rules", [])
-            rules.extend(
-                {**e, "version": block.get("version")}
-                for e in (trace_explain(content, entries) if content else entries)
-            )
+        rules = trace_rows(plan.trace, {**past.contents, version.pk: version.content})
         sides.append({"label": label, "plan": plan, "rules": rules})
     context = {
         **site_context,

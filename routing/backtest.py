@@ -26,10 +26,11 @@ from leadops.core.config import config_snapshot
 from leadops.core.sql import sql_run
 from leadops.leads.fields import FACT_COLUMNS, lead_facts
 from leadops.leads.models import Lead
-from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, open_spans, parse_hours
+from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, open_spans
 from leadops.markets.calendars import calendar_of
 from leadops.markets.models import CalendarVersion, OutOfOffice, Team, TeamMember
 from leadops.markets.selectors import markets_by_id
+from leadops.markets.teams import hours_calendar
 from routing.assign import RouteRequest, plan_replay
 from routing.engine import compile_version
 from routing.models import RuleVersion
@@ -223,12 +224,12 @@ class _Past:
                 row = next((r for when, r in reversed(rows) if when <= at), None)
                 if row is None or row["history_type"] == "-":
                     continue
-                calendar = calendars.get(row["market_id"], ALWAYS_OPEN_UTC)
-                if row["hours"].strip():
-                    zone = calendar.timezone
-                    if zone == "UTC" and row["market_id"] in self.markets:
-                        zone = self.markets[row["market_id"]].timezone
-                    calendar = Calendar(zone, parse_hours(row["hours"]), calendar.holidays)
+                market = self.markets.get(row["market_id"])
+                calendar = hours_calendar(
+                    row["hours"],
+                    calendars.get(row["market_id"], ALWAYS_OPEN_UTC),
+                    market.timezone if market else "UTC",
+                )
                 team_market[row["team_id"]] = row["market_id"]
                 members.setdefault(row["team_id"], []).append(
                     Member(

@@ -728,3 +728,19 @@ def fixture_check(
     expected = dict(fixture.get("expect") or {})
     passed = all(got.get(key) == want for key, want in expected.items())
     return FixtureResult(str(fixture.get("name", "")), passed, expected, got, ev.trace)
+
+
+def trace_rows(
+    blocks: Sequence[Mapping[str, Any]], contents: Mapping[Any, Mapping[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """A routing trace (one block per version tried: `version`, `version_id`, `rules`) as one
+    list of rule entries, each explained (`trace_explain`) by the content of the version that
+    evaluated it (`contents` by version id; a missing one leaves its steps as stored) and
+    labelled with that version's number."""
+    rows: list[dict[str, Any]] = []
+    for block in blocks:
+        content = contents.get(block.get("version_id"))
+        entries = block.get("rules", [])
+        explained = trace_explain(content, entries) if content else [dict(e) for e in entries]
+        rows.extend({**entry, "version": block.get("version")} for entry in explained)
+    return rows

@@ -15,7 +15,7 @@ from leadops.leads.models import Lead
 from leadops.markets.models import UNASSIGNED_CODE, Market
 from leadops.markets.selectors import markets_by_id
 from routing.assign import Plan, RouteRequest, plan_simulate
-from routing.engine import compile_version, trace_explain
+from routing.engine import compile_version, trace_rows
 from routing.models import RuleVersion
 from routing.world import Published, published_versions
 
@@ -85,13 +85,7 @@ class _Draft(Published):
 
 def _side(label: str, request: RouteRequest, at: datetime, chain: Sequence[_Draft]) -> Side:
     plan = plan_simulate(request, at=at, versions=chain)
-    contents = {p.version_id: p.content for p in chain}
-    rules: list[dict[str, Any]] = []
-    for block in plan.trace:
-        entries = block.get("rules", [])
-        content = contents.get(int(block.get("version_id") or 0))
-        explained = trace_explain(content, entries) if content else entries
-        rules.extend({**entry, "version": block.get("version")} for entry in explained)
+    rules = trace_rows(plan.trace, {p.version_id: p.content for p in chain})
     return Side(label, plan, rules)
 
 

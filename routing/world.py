@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from leadops.core.access import system_context
 from leadops.core.config import config_cached
-from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, is_open_at, parse_hours
+from leadops.markets.business_time import ALWAYS_OPEN_UTC, Calendar, is_open_at
 from leadops.markets.calendars import calendars_in_force
 from leadops.markets.models import OutOfOffice, Team, TeamMember
 from leadops.markets.selectors import markets_by_id
+from leadops.markets.teams import hours_calendar
 from routing.engine import Compiled, compile_version
 from routing.models import RuleVersion
 
@@ -104,17 +105,12 @@ def _teams_load() -> dict[tuple[int, str], TeamInfo]:
             "cap_daily",
             "hours",
         ).order_by("id"):
-            market_calendar = calendars.get(row["market_id"], ALWAYS_OPEN_UTC)
-            calendar = market_calendar
-            if row["hours"].strip():
-                zone = market_calendar.timezone
-                if zone == "UTC" and row["market_id"] in markets:
-                    zone = markets[row["market_id"]].timezone
-                calendar = Calendar(
-                    timezone=zone,
-                    intervals=parse_hours(row["hours"]),
-                    holidays=market_calendar.holidays,
-                )
+            market = markets.get(row["market_id"])
+            calendar = hours_calendar(
+                row["hours"],
+                calendars.get(row["market_id"], ALWAYS_OPEN_UTC),
+                market.timezone if market else "UTC",
+            )
             members.setdefault(row["team_id"], []).append(
                 Member(
                     id=row["id"],

@@ -119,15 +119,18 @@ class Availability:
     reason: str  # why not, in words a routing trace can show
 
 
+def hours_calendar(hours: str, market_calendar: Calendar, market_zone: str) -> Calendar:
+    """A member's calendar: their own hours (with the market's holidays, in the market's zone)
+    or, without hours of their own, the market's calendar."""
+    if not hours.strip():
+        return market_calendar
+    zone = market_calendar.timezone if market_calendar.timezone != "UTC" else market_zone
+    return Calendar(timezone=zone, intervals=parse_hours(hours), holidays=market_calendar.holidays)
+
+
 def member_calendar(member: TeamMember) -> Calendar:
-    calendar = market_calendar(member.team.market)
-    if not member.hours.strip():
-        return calendar
-    return Calendar(
-        timezone=calendar.timezone if calendar.timezone != "UTC" else member.team.market.timezone,
-        intervals=parse_hours(member.hours),
-        holidays=calendar.holidays,
-    )
+    market = member.team.market
+    return hours_calendar(member.hours, market_calendar(market), market.timezone)
 
 
 def is_available(member: TeamMember, at: datetime) -> Availability:
