@@ -241,11 +241,14 @@ class IntakeRouter:
         self.now = timezone.now()
         self.plans: list[Plan] = []
 
+    def wants(self, *, market_id: int, status: str, synthetic: bool) -> bool:
+        return status == "new" and not synthetic and routing_configured(market_id)
+
     def place(self, leads: list[NewLead]) -> dict[int, Placement]:
         routable = [
             lead
             for lead in leads
-            if lead.status == "new" and not lead.synthetic and routing_configured(lead.market_id)
+            if self.wants(market_id=lead.market_id, status=lead.status, synthetic=lead.synthetic)
         ]
         if not routable:
             return {}

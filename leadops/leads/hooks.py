@@ -68,6 +68,11 @@ class Router(Protocol):
     parallel call made first is absent) and adds its audit entries to ingest's. `leads`
     cannot import `routing`: the intake door passes it in."""
 
+    def wants(self, *, market_id: int, status: str, synthetic: bool) -> bool:
+        """Whether a new lead like this one is routed at all (ingest builds the facts of
+        those only)."""
+        ...
+
     def place(self, leads: list[NewLead]) -> dict[int, Placement]: ...
 
     def record(self, made: dict[int, int], audit: list[Entry]) -> dict[int, Placed]: ...

@@ -21,6 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -90,6 +91,11 @@ class _Item:
     @property
     def lead(self) -> dict[str, str]:
         return self.norm.lead
+
+    @cached_property
+    def points(self) -> int:
+        """The lead's score (routing reads it before the insert writes it)."""
+        return score(self.lead)
 
     @property
     def email_key(self) -> tuple[int, str] | None:
@@ -378,7 +384,7 @@ def _write(
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
     _join_planned(work)
-    placements = router.place(_new_leads(creates)) if router is not None else {}
+    placements = router.place(_new_leads(creates, router)) if router is not None else {}
     lost = _insert_leads(creates, version, now, placements)
     for it in work:
         if it.joins is not None:
@@ -466,13 +472,15 @@ def _write(
     ]
 
 
-def _new_leads(creates: list[_Item]) -> list[NewLead]:
-    """The leads this call is about to make, as a router sees them."""
+def _new_leads(creates: list[_Item], router: Router) -> list[NewLead]:
+    """The leads this call is about to make that the router routes, as it sees them."""
     markets = markets_by_id()
     made = []
     for it in creates:
         market_id = it.tag.market_id
         status = str(Lead.Status.HELD if it.norm.quarantine else Lead.Status.NEW)
+        if not router.wants(market_id=market_id, status=status, synthetic=it.item.synthetic):
+            continue
         made.append(
             NewLead(
                 key=it.index,
@@ -483,7 +491,7 @@ def _new_leads(creates: list[_Item]) -> list[NewLead]:
                     values=it.lead,
                     market=markets.get(market_id),
                     source=it.item.source.slug,
-                    score=score(it.lead),
+                    score=it.points,
                     status=status,
                     attributes=it.attributes,
                 ),
@@ -539,7 +547,7 @@ def _insert_leads(
             [
                 it.tag.market_id,
                 placed.status or str(held),
-                score(it.lead),
+                it.points,
                 version,
                 it.tag.row_id,
                 it.item.source.id,
