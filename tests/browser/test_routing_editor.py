@@ -11,6 +11,24 @@ from tests.routing.conftest import publish, revops, rule
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def new_rule_first(page):
+    """Add a rule with the forms and move it to the top; its card."""
+    page.click("#rule-forms .add-rule")
+    last = page.locator("#rule-forms .lo-rule").count() - 1
+    page.locator("#rule-forms .lo-rule").nth(last).get_by_role("button", name="↑").first.click()
+    return page.locator("#rule-forms .lo-rule").nth(0)
+
+
+def set_row(scope, value, *, field=None, op=None, nth=0):
+    """Fill one condition row of the form view (the change is read when the field is left)."""
+    if field:
+        scope.get_by_label("field").nth(nth).select_option(field)
+    if op:
+        scope.get_by_label("operator").nth(nth).select_option(op)
+    scope.get_by_label("value").nth(nth).fill(value)
+    scope.get_by_label("value").nth(nth).press("Tab")
+
+
 def test_revops_change_the_rules_and_a_second_person_publishes_them(
     page, table, key_a, market_a, inbound
 ):
@@ -33,22 +51,14 @@ def test_revops_change_the_rules_and_a_second_person_publishes_them(
     page.fill("#copy-button >> xpath=preceding-sibling::input[@name='note']", "CTOs to cat")
     page.click("#copy-button")
     page.wait_for_selector("#rule-forms .lo-rule")
-    page.click("#rule-forms .add-rule")
-    page.locator("#rule-forms .lo-rule").nth(1).get_by_role("button", name="↑").first.click()
-    first = page.locator("#rule-forms .lo-rule").nth(0)
+    first = new_rule_first(page)
     first.locator(".add-condition").click()
-    first.get_by_label("field").select_option("title")
-    first.get_by_label("operator").select_option("regex")
-    first.get_by_label("value").fill("(?i)\\bcto\\b")
-    first.get_by_label("value").press("Tab")
+    set_row(first, "(?i)\\bcto\\b", field="title", op="regex")
     first.locator('.lo-group[data-depth="0"] > .lo-add .add-group').click()
     nested = first.locator('.lo-group[data-depth="1"]')
-    nested.get_by_label("value").fill("DE")
-    nested.get_by_label("value").press("Tab")
+    set_row(nested, "DE")
     nested.locator(".add-condition").click()
-    nested.get_by_label("field").nth(1).select_option("source")
-    nested.get_by_label("value").nth(1).fill("web")
-    nested.get_by_label("value").nth(1).press("Tab")
+    set_row(nested, "web", field="source", nth=1)
     first.get_by_label("owner").select_option("cat")
     page.click("#save-button")
     assert "Draft saved" in page.locator(".messagelist").inner_text()
@@ -121,22 +131,14 @@ def test_the_forms_build_a_nested_rule_that_saves_like_the_json_view(
 
     # when she adds a rule with the forms, moves it first, and gives it a nested condition:
     # country is DE and (score ≥ 50 or source is web), least loaded
-    page.click("#rule-forms .add-rule")
-    page.locator("#rule-forms .lo-rule").nth(1).get_by_role("button", name="↑").first.click()
-    first = page.locator("#rule-forms .lo-rule").nth(0)
+    first = new_rule_first(page)
     first.locator(".add-condition").click()
-    first.get_by_label("value").fill("DE")
-    first.get_by_label("value").press("Tab")
+    set_row(first, "DE")
     first.locator('.lo-group[data-depth="0"] > .lo-add .add-group').click()
     nested = first.locator('.lo-group[data-depth="1"]')
-    nested.get_by_label("field").select_option("score")
-    nested.get_by_label("operator").select_option("gte")
-    nested.get_by_label("value").fill("50")
-    nested.get_by_label("value").press("Tab")
+    set_row(nested, "50", field="score", op="gte")
     nested.locator(".add-condition").click()
-    nested.get_by_label("field").nth(1).select_option("source")
-    nested.get_by_label("value").nth(1).fill("web")
-    nested.get_by_label("value").nth(1).press("Tab")
+    set_row(nested, "web", field="source", nth=1)
     nested.get_by_label("group kind").select_option("any")
     first.get_by_label("pick").select_option("least_loaded")
     screenshot(page, "routing-editor-forms")

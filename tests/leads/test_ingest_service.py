@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from leadops.core.access import system_context
@@ -11,6 +11,7 @@ from leadops.leads.ingest import leads_ingest
 from leadops.leads.models import Lead, Submission
 from leadops.leads.prepare import IngestItem
 from tests.fixtures import SYSTEM
+from tests.threads import in_parallel
 
 
 def _item(source, i, **fields):
@@ -55,31 +56,18 @@ def test_the_same_new_identity_twice_in_one_call_makes_one_lead(table, web):
 def test_one_hundred_parallel_posts_of_one_identity_make_one_lead(table, web):
     # given 32 connections released together, 100 submissions of one new email
     workers, total = 32, 100
-    barrier = threading.Barrier(workers)
     outcomes: list[str] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def run(n: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(n, total, workers):
-                [result] = leads_ingest(items=[_item(web, 42)], actor=SYSTEM)
-                with lock:
-                    outcomes.append(result.outcome)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(n, total, workers):
+            [result] = leads_ingest(items=[_item(web, 42)], actor=SYSTEM)
+            with lock:
+                outcomes.append(result.outcome)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_parallel(workers, run)
 
     # then exactly one lead: 1 created, 99 merged
-    assert errors == []
     assert sorted(outcomes).count("created") == 1
     assert sorted(outcomes).count("merged") == total - 1
     with system_context("tests"):
