@@ -1,7 +1,7 @@
 """The Celery application. Every task runs with an access context (leadops.core.tasks) and has
 `delay_on_commit` (Django's task class).
 
-The beat schedule lives in this one place; later issues add the SLA sweep, sync and checkpoints.
+The beat schedule lives in this one place; later issues add sync and checkpoints.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ app.conf.beat_schedule = {
         "options": {"expires": 55},
     },
     # Every minute: route the leads that wait for a closed team once it opens.
+    # Every minute: SLA clocks that are due warn, breach and escalate (leadops/sla/sweep.py).
+    "sla-sweep": {"task": "leadops.sla.tasks.sweep", "schedule": 60.0, "options": {"expires": 55}},
     "routing-wake": {
         "task": "routing.tasks.waiting_wake",
         "schedule": 60.0,

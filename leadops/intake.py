@@ -13,7 +13,8 @@ fixed number of statements:
 5. completing the keys with the answers given.
 
 It returns outcomes; the API maps them to HTTP (no status codes here or below). Routing, SLA
-timers and the outbox hook in here: routing runs inside ingest's transaction (`IntakeRouter`).
+timers and the outbox hook in here: routing and the first-response clocks run inside ingest's
+transaction (`IntakeRouter`, `IntakeClock`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from leadops.leads.ingest import (
 from leadops.leads.models import Source, Submission
 from leadops.leads.prepare import IngestItem
 from leadops.leads.selectors import sources_by_slug
+from leadops.sla.policies import policies_in_force
+from leadops.sla.timers import IntakeClock
 from routing.services import IntakeRouter, routing_in_force
 
 Channel = Literal["api", "batch", "source", "form", "seed", "csv"]
@@ -223,7 +226,7 @@ def answer_body(result: IngestResult, scope: frozenset[int] | None = None) -> di
         "status": result.status,
         "owner": result.owner,
         "routing": result.routing,
-        "sla": None,
+        "sla": result.sla,
         "duplicate_of": duplicate_of,
     }
 
@@ -320,6 +323,7 @@ def _work(
             items=[item for _, item in valid],
             actor=actor,
             router=IntakeRouter(actor=actor) if routing_in_force() else None,
+            clock=IntakeClock(actor) if policies_in_force() else None,
         )
         if valid
         else []

@@ -98,6 +98,7 @@ def lead_act(request: HttpRequest, lead: Lead) -> HttpResponse:
                 kind=kind,
                 occurred_at=when,
                 note=request.POST.get("note", "").strip(),
+                by_user=request.user,
             )
             messages.success(request, f"{Activity.Kind(kind).label} logged.")
         elif action == "market":

@@ -124,3 +124,50 @@ def lead_bulk_action_register(action: Callable[..., Any]) -> None:
 
 def lead_bulk_actions() -> list[Callable[..., Any]]:
     return list(_bulk_actions)
+
+
+# --- SLA clocks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartingLead:
+    """A lead whose first-response clock may start now (made by intake, assigned, released):
+    what an SLA policy is matched on."""
+
+    lead_id: int
+    market_id: int
+    source: str
+    score: int
+    owner_id: int | None
+    team_id: int | None
+    fields: dict[str, str]
+
+
+class Clock(Protocol):
+    """SLA timers in ingest's transaction: `start` is called once the new leads have ids and
+    owners, and answers each started lead's `sla` summary by lead id. `leads` cannot import
+    `leadops.sla`: the intake door passes it in."""
+
+    def wants(self, *, market_id: int) -> bool:
+        """Whether any policy is in force in this market (ingest builds the rest only then)."""
+        ...
+
+    def start(self, leads: list[StartingLead], now: Any) -> dict[int, dict[str, Any]]: ...
+
+
+# Changes to leads that the layers above react to (the SLA's clocks): `kind` is "assigned"
+# (lead_ids, now), "activity" (activity), "status" (lead_ids, before, after, now) or "merged"
+# (lead_ids, now). Listeners run in the changing transaction with the changing actor.
+LeadChangeListener = Callable[..., Any]
+_listeners: dict[str, list[LeadChangeListener]] = {}
+
+
+def lead_change_listen(kind: str, listener: LeadChangeListener) -> None:
+    registered = _listeners.setdefault(kind, [])
+    if listener not in registered:
+        registered.append(listener)
+
+
+def lead_change_announce(kind: str, *, actor: Actor, **change: Any) -> None:
+    for listener in _listeners.get(kind, ()):
+        listener(actor=actor, **change)

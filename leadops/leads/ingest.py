@@ -32,9 +32,15 @@ from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.core.sql import sql_run, unnest_arrays
 from leadops.leads.dedupe import Found, Review, max_candidates, review_find, shared_phone_limit
-from leadops.leads.fields import ALTERNATE_COLUMNS, LEAD_COLUMNS, UTM_FIELDS, lead_facts
+from leadops.leads.fields import (
+    ALTERNATE_COLUMNS,
+    FACT_COLUMNS,
+    LEAD_COLUMNS,
+    UTM_FIELDS,
+    lead_facts,
+)
 from leadops.leads.history import history_insert_sql
-from leadops.leads.hooks import NewLead, Placed, Placement, Router
+from leadops.leads.hooks import Clock, NewLead, Placed, Placement, Router, StartingLead
 from leadops.leads.models import Lead, Source, Submission
 from leadops.leads.prepare import (
     NORMALIZER_VERSION,
@@ -66,6 +72,7 @@ class IngestResult:
     errors: dict[str, list[str]] = field(default_factory=dict)
     owner: str | None = None
     routing: dict[str, Any] | None = None
+    sla: dict[str, Any] | None = None
 
 
 @dataclass(eq=False)  # compared and hashed by identity: items are candidates of later items
@@ -281,17 +288,22 @@ def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
 
 
 def leads_ingest(
-    *, items: Sequence[IngestItem], actor: Actor, router: Router | None = None
+    *,
+    items: Sequence[IngestItem],
+    actor: Actor,
+    router: Router | None = None,
+    clock: Clock | None = None,
 ) -> list[IngestResult]:
     """Ingest `items` in one transaction; results come back in input order. `router` places
-    the new leads before they are inserted and records its decisions after (leads/hooks.py)."""
+    the new leads before they are inserted and records its decisions after; `clock` starts
+    their first-response clocks once they have ids and owners (leads/hooks.py)."""
     now = timezone.now()
     with config_snapshot(), system_context("ingest"):
         version, index = market_table_in_force()
         codes = {market.id: market.code for market in markets_by_id().values()}
         work = _prepare(items, index)
         existing = _decide_all(work)
-        return _write(work, existing, version, codes, now, actor, router)
+        return _write(work, existing, version, codes, now, actor, router, clock)
 
 
 @dataclass(frozen=True)
@@ -381,6 +393,7 @@ def _write(
     now: datetime,
     actor: Actor,
     router: Router | None = None,
+    clock: Clock | None = None,
 ) -> list[IngestResult]:
     creates = [it for it in work if it.create]
     _join_planned(work)
@@ -427,6 +440,9 @@ def _write(
         placed = router.record(made, audit)
         for lead_id, p in placed.items():
             status_of[lead_id] = p.status
+    clocks = (
+        clock.start(_starting_leads(creates, placements, clock), now) if clock is not None else {}
+    )
     audit_record_many(
         actor=actor,
         entries=[
@@ -467,9 +483,35 @@ def _write(
             errors=it.norm.unusable,
             owner=placed[it.lead_id].owner if it.lead_id in placed else None,
             routing=placed[it.lead_id].routing if it.lead_id in placed else None,
+            sla=clocks.get(it.lead_id) if it.create else None,
         )
         for it, sid in zip(work, submission_ids, strict=True)
     ]
+
+
+def _starting_leads(
+    creates: list[_Item], placements: dict[int, Placement], clock: Clock
+) -> list[StartingLead]:
+    """The new leads whose first-response clock may start now (not held, not test leads)."""
+    starting = []
+    for it in creates:
+        if not it.create or it.lead_id is None or it.norm.quarantine or it.item.synthetic:
+            continue
+        if not clock.wants(market_id=it.tag.market_id):
+            continue
+        placement = placements.get(it.index)
+        starting.append(
+            StartingLead(
+                lead_id=it.lead_id,
+                market_id=it.tag.market_id,
+                source=it.item.source.slug,
+                score=it.points,
+                owner_id=placement.owner_id if placement else None,
+                team_id=placement.team_id if placement else None,
+                fields={name: str(it.lead.get(name) or "") for name in FACT_COLUMNS},
+            )
+        )
+    return starting
 
 
 def _new_leads(creates: list[_Item], router: Router) -> list[NewLead]:

@@ -27,6 +27,7 @@ from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
 from leadops.leads.fields import LEAD_COLUMNS
+from leadops.leads.hooks import lead_change_announce
 from leadops.leads.models import (
     Activity,
     DuplicateMark,
@@ -160,6 +161,7 @@ def leads_merge(
     absorbed.save(update_fields=["merged_into", "updated_at"])
 
     hours_mark_dirty(lead_ids=[absorbed.pk])  # a merged-away lead stops counting as created
+    lead_change_announce("merged", actor=actor, lead_ids=[absorbed.pk], now=absorbed.updated_at)
     merge = LeadMerge.objects.create(
         market_id=survivor.market_id,
         second_market_id=absorbed.market_id if absorbed.market_id != survivor.market_id else None,

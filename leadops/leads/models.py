@@ -294,6 +294,13 @@ class Activity(MarketScopedModel):
     external_id = models.CharField(max_length=128, blank=True)
     note = models.TextField(blank=True)
     actor = models.CharField(max_length=150)
+    # Who did it, when a person did (the admin's user; the API's `by`): an owner-only SLA
+    # policy counts only the owner's. An automated one (a nurture tool's e-mail) never counts
+    # as a first response.
+    by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    automated = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta(MarketScopedModel.Meta):

@@ -19,6 +19,7 @@ from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
 from leadops.core.sql import sql_run, unnest_arrays
 from leadops.leads.history import history_insert_sql
+from leadops.leads.hooks import lead_change_announce
 from leadops.leads.models import Lead
 from leadops.markets.models import TeamMember
 from leadops.markets.teams import is_available
@@ -78,6 +79,8 @@ def lead_assign(*, actor: Actor, lead: Lead, owner: User | None, reason: str) ->
             "status": [status_before, lead.status] if status_before != lead.status else None,
         },
     )
+    if owner is not None:
+        lead_change_announce("assigned", actor=actor, lead_ids=[lead.pk], now=lead.updated_at)
     return lead
 
 
@@ -159,6 +162,7 @@ def leads_assign_many(
                 },
             )
         )
+    lead_change_announce("assigned", actor=actor, lead_ids=sorted(before), now=now)
     return before
 
 

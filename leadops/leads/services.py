@@ -6,12 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 from leadops.core.actors import Actor, actor_ref
 from leadops.core.errors import ApplicationError
 from leadops.leads.fields import LEAD_INPUTS, PERSONAL_COLUMNS
-from leadops.leads.hooks import reroute_request
+from leadops.leads.hooks import lead_change_announce, reroute_request
 from leadops.leads.models import Activity, Lead, SourceTouch, Submission
 from leadops.leads.moves import Move, leads_move
 from leadops.leads.reviews import (
@@ -46,6 +47,9 @@ def lead_status_change(*, actor: Actor, lead: Lead, status: str, note: str = "")
         target=lead,
         market_id=lead.market_id,
         data={"from": before, "to": status},
+    )
+    lead_change_announce(
+        "status", actor=actor, lead_ids=[lead.pk], before=before, after=status, now=timezone.now()
     )
     return lead
 
@@ -82,8 +86,11 @@ def activity_record(
     occurred_at: Any,
     note: str = "",
     external_id: str = "",
+    by_user: Any = None,
+    automated: bool = False,
 ) -> tuple[Activity, bool]:
-    """Record an activity; with an `external_id` a repeat returns the first one (created=False)."""
+    """Record an activity; with an `external_id` a repeat returns the first one (created=False).
+    `by_user`: the person who did it; `automated`: a tool did (never a first response)."""
     if external_id:
         existing = Activity.objects.filter(lead=lead, external_id=external_id).first()
         if existing is not None:
@@ -96,6 +103,8 @@ def activity_record(
         note=note,
         external_id=external_id,
         actor=actor_ref(actor).label,
+        by_user=by_user,
+        automated=automated,
     )
     activity.full_clean()
     activity.save()
@@ -104,8 +113,9 @@ def activity_record(
         action="activity.recorded",
         target=activity,
         market_id=lead.market_id,
-        data={"lead": lead.pk, "kind": kind, "external_id": external_id},
+        data={"lead": lead.pk, "kind": kind, "external_id": external_id, "automated": automated},
     )
+    lead_change_announce("activity", actor=actor, activity=activity)
     return activity, True
 
 

@@ -206,6 +206,15 @@ class MarketTableRow(MarketScopedModel):
 
 class Team(MarketScopedModel):
     name = models.CharField(max_length=100)
+    # Told when a lead of the team breaches its SLA (the policy's "notify the manager" step).
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Told when a lead of this team breaches its first-response SLA.",
+    )
 
     class Meta(MarketScopedModel.Meta):
         ordering = ["market", "name"]
