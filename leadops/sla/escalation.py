@@ -16,6 +16,7 @@ from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
 from leadops.leads.models import Lead
 from leadops.leads.owners import lead_assign
+from leadops.markets.models import TeamMember
 from leadops.queue.models import ExceptionItem
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
 from leadops.queue.services import Filing, Notice, exceptions_file_many, notifications_send_many
@@ -31,7 +32,7 @@ MESSAGES = {
 
 def _open(lead_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Each lead's market, owner, team and manager, and its latest clock's deadline."""
-    rows = (
+    rows = list(
         Lead.objects.filter(pk__in=lead_ids)
         .values("id", "market_id", "owner_id", "team_id", "team__name", "team__manager_id")
         .order_by("id")
@@ -43,8 +44,21 @@ def _open(lead_ids: Sequence[int]) -> list[dict[str, Any]]:
         .distinct("lead_id")
         .values("lead_id", "due_at", "version__policy__key", "version__number")
     }
+    # A lead given to someone by hand has no team: its manager is the manager of the owner's
+    # team in that market.
+    by_owner = {
+        (m["market_id"], m["user_id"]): m["team__manager_id"]
+        for m in TeamMember.objects.filter(
+            user_id__in={r["owner_id"] for r in rows if r["team_id"] is None and r["owner_id"]},
+            team__manager__isnull=False,
+        )
+        .order_by("market_id", "user_id", "team_id")
+        .values("market_id", "user_id", "team__manager_id")
+    }
     found = []
     for row in rows:
+        if row["team__manager_id"] is None and row["owner_id"]:
+            row["team__manager_id"] = by_owner.get((row["market_id"], row["owner_id"]))
         clock = clocks.get(row["id"])
         due = timezone.localtime(clock["due_at"]).strftime("%Y-%m-%d %H:%M %Z") if clock else "?"
         policy = f"{clock['version__policy__key']} v{clock['version__number']}" if clock else ""
@@ -59,7 +73,10 @@ def _notify(lead_ids: Sequence[int], *, who: str, reason: str, now: datetime) ->
         if user_id is None:
             continue
         message = MESSAGES[reason].format(
-            lead=row["id"], due=row["due"], policy=row["policy"], team=row["team__name"]
+            lead=row["id"],
+            due=row["due"],
+            policy=row["policy"],
+            team=row["team__name"] or "the owner's team",
         )
         notices.append(
             Notice(
