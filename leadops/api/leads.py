@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -36,6 +37,8 @@ from leadops.leads.models import Lead, Source
 from leadops.leads.selectors import lead_audit_events, leads_visible
 from leadops.markets.models import ApiClient
 from leadops.markets.selectors import market_access_for
+from leadops.sla.models import Timer
+from leadops.sla.selectors import clock_summary, lead_clocks
 from routing.selectors import decision_summary, decisions_for_lead
 
 # HTTP for each kind of answer the door gives (leadops/intake.py); the door knows no HTTP.
@@ -284,6 +287,22 @@ class ActivityOutput(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     note = serializers.CharField()
     actor = serializers.CharField()
+    by = serializers.CharField(
+        source="by_user.username", default=None, allow_null=True, help_text="Who did it."
+    )
+    automated = serializers.BooleanField(help_text="A tool did it: never a first response.")
+
+
+class SlaOutput(serializers.Serializer):
+    policy = serializers.CharField(help_text="Policy key and version, e.g. `inbound v3`.")
+    state = serializers.ChoiceField(choices=Timer.State.choices)
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(help_text="When a first response is due (UTC).")
+    warned_at = serializers.DateTimeField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True)
+    met_at = serializers.DateTimeField(allow_null=True, help_text="When the response happened.")
+    paused = serializers.BooleanField()
+    pause_reason = serializers.CharField(allow_null=True)
 
 
 class LeadDetailOutput(LeadOutput):
@@ -295,7 +314,7 @@ class LeadDetailOutput(LeadOutput):
     routing_decisions = DecisionSummaryOutput(
         many=True, default=list, help_text=f"Latest first, at most {MAX_DECISIONS}."
     )
-    sla = serializers.JSONField(default=None, allow_null=True)
+    sla = SlaOutput(default=None, allow_null=True, help_text="The latest first-response clock.")
 
 
 class LeadDetailApi(ScopedAPIView):
@@ -308,7 +327,7 @@ class LeadDetailApi(ScopedAPIView):
         lead = (
             leads_visible(market_ids=self.access.market_ids, include_synthetic=True)
             .select_related("team")
-            .prefetch_related("touches__source", "activities")
+            .prefetch_related("touches__source", "activities__by_user")
             .filter(pk=lead_id)
             .first()
         )
@@ -319,6 +338,8 @@ class LeadDetailApi(ScopedAPIView):
         body = LeadDetailOutput(lead).data
         body["routing"] = summaries[0] if summaries else None
         body["routing_decisions"] = summaries
+        clocks = lead_clocks(lead_id=lead.pk)
+        body["sla"] = clock_summary(clocks[0] if clocks else None)
         return Response(body)
 
 
@@ -373,7 +394,11 @@ class LeadsApi(LeadListApi, LeadCreateApi):
 
 
 class EventInput(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["activity", "status"])
+    type = serializers.ChoiceField(
+        choices=["activity", "status", "hold", "resume"],
+        help_text="`hold` pauses the lead's first-response clock (say why in `note`); `resume`"
+        " starts it again.",
+    )
     kind = serializers.ChoiceField(
         choices=["call", "email", "meeting", "note"], required=False, help_text="For activities."
     )
@@ -388,8 +413,24 @@ class EventInput(serializers.Serializer):
         help_text="Makes an activity idempotent: a repeat returns the first one.",
     )
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    by = serializers.CharField(
+        max_length=150,
+        required=False,
+        help_text="Username of the person who did it (an owner-only SLA counts only the owner's).",
+    )
+    automated = serializers.BooleanField(
+        default=False, help_text="Sent by a tool (a nurture e-mail): never a first response."
+    )
+
+    def validate_by(self, value: str) -> Any:
+        user = User.objects.filter(username=value, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError("No active user with this username.")
+        return user
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["type"] == "hold" and not (data.get("note") or "").strip():
+            raise serializers.ValidationError({"note": ["Say why the lead is on hold."]})
         if data["type"] == "activity" and not data.get("kind"):
             raise serializers.ValidationError({"kind": ["An activity needs a kind."]})
         if data["type"] == "status" and not data.get("status"):
@@ -406,6 +447,11 @@ class ActivityRecorded(serializers.Serializer):
     lead_id = serializers.IntegerField()
     activity_id = serializers.IntegerField()
     created = serializers.BooleanField(help_text="false: an earlier event with this external id")
+
+
+class ClockChanged(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    sla = SlaOutput(help_text="The clock after the hold or resume.")
 
 
 class TransitionRefused(serializers.Serializer):
@@ -425,10 +471,11 @@ class LeadEventApi(ScopedAPIView):
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="EventAnswer",
-                    serializers=[StatusChanged, ActivityRecorded],
+                    serializers=[StatusChanged, ActivityRecorded, ClockChanged],
                     resource_type_field_name=None,
                 ),
-                description="The status changed, or this activity was recorded before.",
+                description="The status changed, this activity was recorded before, or the"
+                " clock was put on hold or resumed.",
             ),
             201: OpenApiResponse(ActivityRecorded, description="The activity was recorded."),
             409: OpenApiResponse(
@@ -454,6 +501,7 @@ class LeadEventApi(ScopedAPIView):
         from django.utils import timezone
 
         from leadops.leads.services import activity_record, lead_status_change
+        from leadops.sla.timers import lead_hold, lead_resume
 
         data = EventInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -466,6 +514,12 @@ class LeadEventApi(ScopedAPIView):
         if lead is None:
             raise Http404
         principal = request.auth if isinstance(request.auth, ApiClient) else request.user
+        if event["type"] in ("hold", "resume"):
+            if event["type"] == "hold":
+                timer = lead_hold(actor=principal, lead=lead, reason=event["note"])
+            else:
+                timer = lead_resume(actor=principal, lead=lead)
+            return Response({"lead_id": lead.pk, "sla": clock_summary(timer)}, status=200)
         if event["type"] == "status":
             lead = lead_status_change(
                 actor=principal, lead=lead, status=event["status"], note=event.get("note", "")
@@ -478,6 +532,8 @@ class LeadEventApi(ScopedAPIView):
             occurred_at=event.get("occurred_at") or timezone.now(),
             note=event.get("note", ""),
             external_id=event.get("external_id", ""),
+            by_user=event.get("by"),
+            automated=event["automated"],
         )
         return Response(
             {"lead_id": lead.pk, "activity_id": activity.pk, "created": created},

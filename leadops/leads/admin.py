@@ -35,7 +35,7 @@ from leadops.leads import (
     admin_workspace,
     normalize,
 )
-from leadops.leads.hooks import lead_bulk_actions
+from leadops.leads.hooks import lead_bulk_actions, lead_list_columns
 from leadops.leads.mapping import rules_problems, source_mapping_set
 from leadops.leads.models import (
     Activity,
@@ -259,6 +259,21 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
         "updated_at",
     )
     fields = readonly_fields
+
+    # Columns and filters of apps above `leads` (the SLA clock), read when the page is built.
+    def get_list_display(self, request: HttpRequest) -> Any:
+        extra = [c.render for c in lead_list_columns()]
+        return [*self.list_display[:-1], *extra, self.list_display[-1]]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        extra = [f for c in lead_list_columns() for f in c.filters]
+        return [*self.list_filter[:3], *extra, *self.list_filter[3:]]
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        for column in lead_list_columns():
+            column.prefetch(list(changelist.result_list))
+        return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         context = {**(extra_context or {}), "can_retag": is_revops(request.user)}

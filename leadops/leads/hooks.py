@@ -171,3 +171,26 @@ def lead_change_listen(kind: str, listener: LeadChangeListener) -> None:
 def lead_change_announce(kind: str, *, actor: Actor, **change: Any) -> None:
     for listener in _listeners.get(kind, ()):
         listener(actor=actor, **change)
+
+
+# The lead list's extra columns and filters that apps above `leads` provide (the SLA's clock):
+# `prefetch(leads)` reads what the column shows for the page's leads in one query (never per
+# row, and never inside the list's count).
+@dataclass(frozen=True)
+class LeadListColumn:
+    name: str
+    render: Callable[..., Any]  # render(lead) → HTML
+    prefetch: Callable[..., Any]
+    filters: tuple[Any, ...] = ()
+
+
+_columns: list[LeadListColumn] = []
+
+
+def lead_list_column_register(column: LeadListColumn) -> None:
+    if all(c.name != column.name for c in _columns):
+        _columns.append(column)
+
+
+def lead_list_columns() -> list[LeadListColumn]:
+    return list(_columns)

@@ -483,7 +483,7 @@ def _write(
             errors=it.norm.unusable,
             owner=placed[it.lead_id].owner if it.lead_id in placed else None,
             routing=placed[it.lead_id].routing if it.lead_id in placed else None,
-            sla=clocks.get(it.lead_id) if it.create else None,
+            sla=clocks.get(it.lead_id) if it.create and it.lead_id is not None else None,
         )
         for it, sid in zip(work, submission_ids, strict=True)
     ]

@@ -54,6 +54,10 @@ MANAGER_PERMS = [
     "routing.view_ruleset",
     "routing.view_ruleversion",
     "routing.view_decision",
+    # Managers read their markets' SLA policies and clocks (the board, the lead page).
+    "sla.view_policy",
+    "sla.view_policyversion",
+    "sla.view_timer",
     # Jobs are scoped like everything else: a manager sees the jobs about their markets only.
     "core.view_job",
     # Managers import lists into their own markets (with a mapping RevOps made).
@@ -92,6 +96,10 @@ REVOPS_PERMS = [
     "routing.add_ruleversion",
     "routing.change_ruleversion",
     "routing.approve_ruleversion",
+    # SLA policies: RevOps write drafts, publish and retire them.
+    "sla.add_policyversion",
+    "sla.change_policyversion",
+    "sla.delete_policyversion",
 ]
 
 

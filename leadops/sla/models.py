@@ -117,7 +117,7 @@ class PolicyVersion(MarketScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.policy} v{self.number}"
+        return f"{self.policy.key} v{self.number}"
 
     @property
     def specificity(self) -> int:

@@ -41,7 +41,10 @@ from leadops.sla.policies import InForce, policies_in_force, policy_pick, versio
 
 OPEN_STATES = (Timer.State.RUNNING, Timer.State.PAUSED, Timer.State.BREACHED)
 # Statuses that end the need for a first response.
-CLOSING_STATUSES = {Lead.Status.DISQUALIFIED: "disqualified", Lead.Status.CONVERTED: "converted"}
+CLOSING_STATUSES: dict[str, str] = {
+    Lead.Status.DISQUALIFIED: "disqualified",
+    Lead.Status.CONVERTED: "converted",
+}
 
 
 # --- calendars --------------------------------------------------------------------------------
@@ -248,9 +251,11 @@ def on_assigned(*, actor: Actor, lead_ids: Sequence[int], now: datetime) -> None
     """A lead got an owner: start a clock where its policy starts on assignment and it never
     had one; where its open clock's policy restarts on reassignment and the owner changed,
     close that clock and start a fresh one for the new owner."""
-    if not lead_ids or not _any_policy():
+    if not lead_ids:
         return
     with system_context("sla"):
+        if not _any_policy():
+            return
         leads = {lead.lead_id: lead for lead in starting_leads(lead_ids)}
         open_by_lead = {t.lead_id: t for t in _open_timers(list(leads))}
         versions = versions_by_id({t.version_id for t in open_by_lead.values()})
@@ -284,9 +289,9 @@ def on_status(
 ) -> None:
     """A closed lead needs no response (its clocks close); a held lead released starts its
     clock as if it had just arrived."""
-    if not _any_policy():
-        return
     with system_context("sla"):
+        if not _any_policy():
+            return
         if after in CLOSING_STATUSES:
             _close(
                 _open_timers(lead_ids),
@@ -300,9 +305,9 @@ def on_status(
 
 
 def on_merged(*, actor: Actor, lead_ids: Sequence[int], now: datetime) -> None:
-    if not _any_policy():
-        return
     with system_context("sla"):
+        if not _any_policy():
+            return
         _close(
             _open_timers(lead_ids), reason="merged", now=now, actor=actor, state=Timer.State.CLOSED
         )
@@ -325,9 +330,9 @@ def on_activity(*, actor: Actor, activity: Activity) -> None:
     """The first qualifying activity meets the clock. One dated before the deadline that
     arrives after the breach turns it into "met late, recorded" (escalations already taken
     stay on record); one dated after the deadline answers a breached clock."""
-    if not _any_policy():
-        return
     with system_context("sla"):
+        if not _any_policy():
+            return
         timer = (
             Timer.objects.select_for_update()
             .filter(lead_id=activity.lead_id, closed_at__isnull=True)
@@ -374,7 +379,8 @@ def on_activity(*, actor: Actor, activity: Activity) -> None:
 
 
 def _any_policy() -> bool:
-    """Cheap check first: with no policy published anywhere and no timer, nothing to do."""
+    """Cheap check first: with no policy published anywhere and no clock, nothing to do (one
+    cached read, and one indexed probe until the first clock exists)."""
     return bool(policies_in_force()) or Timer.objects.exists()
 
 

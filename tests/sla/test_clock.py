@@ -323,6 +323,7 @@ def test_leads_that_need_no_response_close_their_clocks(table, key_a, market_a, 
 
 def test_a_published_version_cannot_be_changed_even_with_raw_sql(table, market_a):
     version = sla_publish(market_a, minutes=60)
-    with pytest.raises(Exception, match="can only be retired"), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("SET LOCAL leadops.system = 'tests'")
-        cursor.execute("UPDATE sla_policyversion SET minutes = 5 WHERE id = %s", [version.pk])
+        with pytest.raises(Exception, match="can only be retired"):
+            cursor.execute("UPDATE sla_policyversion SET minutes = 5 WHERE id = %s", [version.pk])

@@ -18,7 +18,7 @@ from leadops.queue.models import ExceptionItem, Notification
 from leadops.sla.models import Timer, TimerStep
 from leadops.sla.steps import escalation_step_register
 from leadops.sla.sweep import timers_sweep
-from tests.sla.conftest import SYSTEM, clock, history, lead_of, new_lead, sla_publish
+from tests.sla.conftest import SYSTEM, clock, lead_of, new_lead, sla_publish
 from tests.threads import in_parallel
 
 START = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -81,8 +81,7 @@ def test_the_ladder_warns_breaches_and_takes_every_step_at_its_time(
     assert notices(boss) == ["sla_team"]
 
     # at 91 minutes: reassigned through routing, away from ann
-    from tests.routing.conftest import publish, rule
-    from tests.routing.conftest import revops
+    from tests.routing.conftest import publish, revops, rule
 
     publish(market_a, [rule("all", team="Inbound")], author=revops("r1"), approver=revops("r2"))
     timers_sweep(actor=SYSTEM, now=START + timedelta(minutes=91))

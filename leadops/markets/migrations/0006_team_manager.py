@@ -6,16 +6,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('markets', '0005_member_history_ooo_kept'),
+        ("markets", "0005_member_history_ooo_kept"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='team',
-            name='manager',
-            field=models.ForeignKey(blank=True, help_text='Told when a lead of this team breaches its first-response SLA.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="team",
+            name="manager",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Told when a lead of this team breaches its first-response SLA.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]
