@@ -263,7 +263,8 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
     # Columns and filters of apps above `leads` (the SLA clock), read when the page is built.
     def get_list_display(self, request: HttpRequest) -> Any:
         extra = [c.render for c in lead_list_columns()]
-        return [*self.list_display[:-1], *extra, self.list_display[-1]]
+        at = self.list_display.index("status") + 1  # beside the status: read together
+        return [*self.list_display[:at], *extra, *self.list_display[at:]]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         extra = [f for c in lead_list_columns() for f in c.filters]

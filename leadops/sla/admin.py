@@ -30,6 +30,7 @@ from leadops.leads.models import Lead
 from leadops.markets.models import Market
 from leadops.sla.models import Policy, PolicyVersion, Timer
 from leadops.sla.policies import (
+    DEFAULTS,
     SPEC_FIELDS,
     policy_draft,
     policy_draft_delete,
@@ -87,6 +88,17 @@ def when_both(moment: datetime, market_zone: str) -> str:
     return text
 
 
+def ladder_words(ladder: list[dict[str, Any]]) -> str:
+    """ "at the breach: notify owner; 30 business min after: file breach"."""
+    if not ladder:
+        return "no escalation: the breach is recorded, nobody is told"
+    return "; ".join(
+        ("at the breach" if not s.get("after") else f"{s['after']} business min after")
+        + f": {str(s['step']).replace('_', ' ')}"
+        for s in ladder
+    )
+
+
 # --- the lead list ---------------------------------------------------------------------------
 
 
@@ -109,11 +121,19 @@ def sla_column(lead: Lead) -> str:
     if timer is None:
         return "—"
     words, css = clock_words(timer, timezone.now())
+    # Short, on one line: the list is wide already; the words in full are on hover.
+    if words.startswith("due in "):
+        short = words.removeprefix("due in ") + " left"
+    elif words.startswith("overdue "):
+        short = words.removeprefix("overdue ") + " late"
+    else:
+        short = words.split(":")[0].replace(" (recorded late)", "*")
     return format_html(
-        '<span class="{}" title="due {}">{}</span>',
+        '<span class="{}" style="white-space: nowrap" title="{} · due {}">{}</span>',
         css,
-        when_both(timer.due_at, lead.market.timezone),
         words,
+        when_both(timer.due_at, lead.market.timezone),
+        short,
     )
 
 
@@ -395,6 +415,18 @@ class PolicyVersionAdmin(MarketScopedAdminMixin, admin.ModelAdmin[PolicyVersion]
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return self.fieldsets
+        rest = self.fieldsets[1:]
+        if obj.state != PolicyVersion.State.DRAFT:  # the ladder in words, not as it is stored
+            rest = [
+                (
+                    title,
+                    {
+                        **opts,
+                        "fields": ["ladder_steps" if f == "ladder" else f for f in opts["fields"]],
+                    },
+                )
+                for title, opts in rest
+            ]
         first = (
             None,
             {
@@ -410,15 +442,19 @@ class PolicyVersionAdmin(MarketScopedAdminMixin, admin.ModelAdmin[PolicyVersion]
                 ]
             },
         )
-        return [first, *self.fieldsets[1:]]
+        return [first, *rest]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return []
         base = ["policy", "number", "state", "author", "published_by", "published_at", "retired_at"]
         if obj.state != PolicyVersion.State.DRAFT:
-            return [*base, "change_note", *SPEC_FIELDS]
+            return [*base, "change_note", "ladder_steps", *SPEC_FIELDS]
         return base
+
+    @admin.display(description="ladder")
+    def ladder_steps(self, obj: PolicyVersion) -> str:
+        return ladder_words(obj.ladder)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -431,7 +467,7 @@ class PolicyVersionAdmin(MarketScopedAdminMixin, admin.ModelAdmin[PolicyVersion]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """A new draft of an existing policy starts from the version in force."""
-        initial = super().get_changeform_initial_data(request)
+        initial = {**DEFAULTS, **super().get_changeform_initial_data(request)}
         policy = Policy.objects.filter(pk=request.GET.get("policy") or 0).first()
         if policy is not None:
             initial.update(market=policy.market_id, key=policy.key, name=policy.name)

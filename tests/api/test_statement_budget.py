@@ -126,3 +126,26 @@ def test_a_routed_new_lead_costs_at_most_thirteen_statements(routed):
     assert response.status_code == 201
     assert response.json()["owner"] in ("ann", "ben")
     assert len(sql) <= ROUTED_BUDGET, "\n".join(sql)
+
+
+# The first-response clock adds one statement: the timer and its `started` history row are
+# one INSERT … RETURNING with a CTE, for any number of leads; the policy in force is cached per
+# config generation. Measured: 14 at the costliest warm request with routing (13 without).
+CLOCKED_BUDGET = 14
+
+
+def test_a_routed_new_lead_with_a_clock_costs_at_most_fourteen_statements(routed, market_a):
+    from tests.sla.conftest import sla_publish
+
+    # given an SLA policy in force (and a warm cache of it)
+    sla_publish(market_a, minutes=60)
+    assert post(routed, lead("clocked-warm")).json()["sla"] is not None
+
+    # when a new lead is posted
+    response, sql = statements_of_post(routed, lead("clocked-new"))
+
+    # then it is created, assigned and on the clock, within the budget
+    assert response.status_code == 201
+    assert response.json()["sla"]["state"] == "running"
+    assert len(sql) <= CLOCKED_BUDGET, "\n".join(sql)
+    assert sum("INSERT INTO sla_timer" in statement for statement in sql) == 1
