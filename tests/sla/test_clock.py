@@ -327,3 +327,56 @@ def test_a_published_version_cannot_be_changed_even_with_raw_sql(table, market_a
         cursor.execute("SET LOCAL leadops.system = 'tests'")
         with pytest.raises(Exception, match="can only be retired"):
             cursor.execute("UPDATE sla_policyversion SET minutes = 5 WHERE id = %s", [version.pk])
+
+
+def test_a_policy_on_the_owners_hours_counts_only_their_working_time(
+    table, key_a, market_a, inbound
+):
+    from leadops.leads.owners import lead_assign
+    from leadops.markets.models import TeamMember
+    from leadops.markets.teams import team_member_set
+
+    # given ann works 14:00-18:00 Berlin time and a policy on the owner's hours, from assignment
+    office_hours(market_a)
+    with system_context("tests"):
+        member = TeamMember.objects.get(user__username="ann")
+        team_member_set(
+            actor=SYSTEM, team=member.team, user=member.user, hours="Mon-Fri 14:00-18:00"
+        )
+    sla_publish(market_a, minutes=60, hours="owner", starts_on="assignment")
+    with time_machine.travel(at(BERLIN, 2026, 12, 3, 9, 0), tick=False):
+        body = new_lead(key_a, "owners-hours")
+
+    # when the lead is given to ann at 10:00 (the market is open, ann is not yet)
+    with time_machine.travel(at(BERLIN, 2026, 12, 3, 10, 0), tick=False), system_context("t"):
+        lead_assign(
+            actor=SYSTEM,
+            lead=lead_of(body["lead_id"]),
+            owner=UserFactory._meta.model.objects.get(username="ann"),
+            reason="t",
+        )
+
+    # then the hour counts from 14:00, when ann starts
+    timer = clock(body["lead_id"])
+    assert timer.hours_of.username == "ann"
+    assert timer.due_at == at(BERLIN, 2026, 12, 3, 15, 0)
+
+
+def test_a_held_lead_released_starts_its_clock_then(table, key_a, market_a, inbound):
+    from leadops.leads.models import Lead
+
+    # given a lead quarantined for a broken phone (held: no clock)
+    sla_publish(market_a, minutes=60)
+    with time_machine.travel(datetime(2026, 12, 3, 9, 0, tzinfo=UTC), tick=False):
+        response = new_lead(key_a, "held", phone="not a phone")
+    assert response["status"] == "held"
+    assert response["sla"] is None
+    assert clock(response["lead_id"]) is None
+
+    # when a person releases it at 11:00
+    released_at = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
+    with time_machine.travel(released_at, tick=False), system_context("tests"):
+        lead_status_change(actor=SYSTEM, lead=lead_of(response["lead_id"]), status=Lead.Status.NEW)
+
+    # then its clock starts at the release, as if it had just arrived
+    assert clock(response["lead_id"]).due_at == datetime(2026, 12, 3, 12, 0, tzinfo=UTC)

@@ -311,3 +311,27 @@ def test_a_redelivered_sweep_task_through_the_broker_takes_no_step_twice(
     assert sweep.acks_late is True
     assert sweep.reject_on_worker_lost is True
     assert "sla-sweep" in app.conf.beat_schedule
+
+
+@pytest.mark.django_db
+def test_a_manager_gives_a_breached_lead_to_someone_else_from_its_queue_item(
+    table, key_a, market_a, inbound, manager_a
+):
+    from leadops.queue.services import exception_resolve
+
+    # given a breached lead of ann's with its sla_breach item
+    sla_publish(market_a, minutes=60, ladder=[LADDER[3] | {"after": 0}])
+    [lead_id] = leads_with_owner(key_a, market_a, inbound, 1, prefix="handed")
+    timers_sweep(actor=SYSTEM, now=START + timedelta(hours=2))
+    with system_context("tests"):
+        item = ExceptionItem.objects.get(kind="sla_breach", target_id=str(lead_id))
+
+    # when the manager resolves it by giving the lead to ben
+    with system_context("tests"):
+        exception_resolve(actor=manager_a, item=item, resolution="assign", value="ben")
+
+    # then ben owns it and the item is resolved
+    assert lead_of(lead_id).owner.username == "ben"
+    with system_context("tests"):
+        item.refresh_from_db()
+    assert item.status == "resolved"
