@@ -42,6 +42,7 @@ bench: $(STAMP)  ## Run the benchmarks in bench/ (see bench/README.md)
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/backtest.py
+	$(BIN)/python -m leadops.embedded exec -- $(BIN)/python bench/sla_sweep.py
 
 clean-var:  ## Delete var/ (embedded database, generated keys). Asks nothing: be sure.
 	rm -rf var

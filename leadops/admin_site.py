@@ -59,6 +59,7 @@ class LeadOpsAdminSite(admin.AdminSite):
     def work_links(self, request: HttpRequest) -> list[tuple[str, str, str]]:
         """(title, url, what it is for) of the process pages this person may open."""
         from leadops.markets.services import is_revops
+        from leadops.sla.admin_board import board_allowed
 
         user = request.user
         candidates = [
@@ -69,6 +70,12 @@ class LeadOpsAdminSite(admin.AdminSite):
                 "Items that need a person in your markets.",
             ),
             (True, "Dashboard", "admin:dashboard", "Intake, queue, routing and SLA figures."),
+            (
+                board_allowed(request),
+                "SLA board",
+                "admin:sla_board",
+                "Open first-response clocks per owner, what is due next, today's breaches.",
+            ),
             (
                 user.has_perm("leads.view_lead"),
                 "Leads",
@@ -114,6 +121,7 @@ class LeadOpsAdminSite(admin.AdminSite):
             path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
             path("home/", self.admin_view(self.home_view), name="home"),
             path("landing/", self.admin_view(self.landing_view), name="landing"),
+            path("sla/board/", self.admin_view(self.sla_board_view), name="sla_board"),
         ]
         return extra + super().get_urls()
 
@@ -152,6 +160,13 @@ class LeadOpsAdminSite(admin.AdminSite):
             **dashboard_context(request),
         }
         return TemplateResponse(request, "admin/dashboard.html", context)
+
+    def sla_board_view(self, request: HttpRequest) -> TemplateResponse:
+        """A manager's SLA board: open clocks per owner, what is due next, today's breaches
+        (`leadops.sla.admin_board`)."""
+        from leadops.sla.admin_board import sla_board_view
+
+        return sla_board_view(request, self.each_context(request))
 
     def home_view(self, request: HttpRequest) -> TemplateResponse:
         """A manager's home: what needs them now, their teams and who is available, today's

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date
 from django.utils.safestring import mark_safe
 
 from leadops.core.admin import request_scope
+from leadops.core.labels import duration
 from leadops.dashboard import (
     OUTCOMES,
     Period,
@@ -25,10 +26,11 @@ from leadops.dashboard import (
     series_svg,
 )
 from leadops.markets.models import Market
+from leadops.sla.admin_board import board_allowed
+from leadops.sla.reports import RESPONSES_MAX, SlaCounts, SlaFigures, sla_figures
 
 # Sections of features that do not exist yet: said plainly, never shown as zeros.
 LATER = [
-    ("SLAs", "Timers due, warned and breached arrive with lead SLAs."),
     ("Delivery", "CRM sync backlog, failures and conflicts arrive with the CRM connectors."),
 ]  # fmt: skip
 
@@ -64,6 +66,55 @@ def _period(request: HttpRequest, market_ids: frozenset[int]) -> tuple[Period, l
     if since and until and since > until:
         since, until = until, since
     return period_of(since=since, until=until, market_ids=wanted), markets, chosen
+
+
+def _sla_cells(counts: SlaCounts) -> dict[str, Any]:
+    return {
+        "market": counts.market,
+        "team": counts.team,
+        "owner": counts.owner,
+        "started": counts.started,
+        "decided": counts.decided,
+        "on_time": counts.on_time,
+        "met_late": counts.met_late,
+        "breached": counts.breached,
+        "attainment": percent(counts.attainment),
+        "responded": counts.responded,
+        "median": duration(counts.median_seconds),
+        "p90": duration(counts.p90_seconds),
+        "warned_now": counts.warned_now,
+        "breached_now": counts.breached_now,
+    }
+
+
+def _sla_context(sla: SlaFigures, p: Period, chosen: str, *, board: bool) -> dict[str, Any]:
+    def owner_link(row: SlaCounts) -> str:
+        if row.owner_id is None:
+            return ""
+        return _link(
+            "admin:leads_lead_changelist",
+            owner=row.owner_id,
+            created_at__gte=_when(p.since),
+            created_at__lt=_when(p.until),
+        )
+
+    breaches = [
+        (f"{t.market} · {t.team or '(no team)'}", t.breached) for t in sla.by_team if t.breached
+    ]
+    return {
+        "sla": sla,
+        "sla_total": _sla_cells(sla.total),
+        "sla_markets": [_sla_cells(m) for m in sla.by_market],
+        "sla_teams": [_sla_cells(t) for t in sla.by_team],
+        "sla_owners": [{**_sla_cells(r), "link": owner_link(r)} for r in sla.rows],
+        # Built from escaped labels and numbers only (leadops.dashboard.bars_svg).
+        "sla_breach_chart": mark_safe(
+            bars_svg(sorted(breaches, key=lambda kv: -kv[1]), chart_id="sla-breach-chart")
+        ),
+        "sla_responses_max": f"{RESPONSES_MAX:,}",
+        # Only for people the board has something for (leadops.sla.admin_board.board_allowed).
+        "sla_board_link": _link("admin:sla_board", market=chosen) if board else "",
+    }
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
@@ -161,6 +212,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
             }
             for row in routing.by_team
         ],
+        **_sla_context(sla_figures(p), p, chosen, board=board_allowed(request)),
         "later": LATER,
     }
 

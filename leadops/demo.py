@@ -41,6 +41,10 @@ DEMO_TEAMS = [
     ("US-EAST", "Inbound East", ["emma", "liam", "olivia", "noah"]),
     ("AU", "Inbound ANZ", ["chloe", "jack", "isla", "oliver"]),
 ]
+# The manager of each demo team (told when a lead of the team breaches its SLA): the demo's
+# one manager login manages DE. US-EAST and AU have none, so their breaches reach the market's
+# manager group through the exception queue only.
+DEMO_TEAM_MANAGERS = {("DE", "Inbound DACH"): "manager"}
 # Someone works their own hours, someone is out of office next week.
 DEMO_OWN_HOURS = {"paul": "Mon-Thu 07:00-15:00", "noah": "Tue-Sat 12:00-20:00"}
 DEMO_OUT_OF_OFFICE = "olivia"
@@ -165,6 +169,48 @@ DEMO_LEADS = [
         },
     ),
 ]
+
+# With the default scorer (leadops/leads/scoring.py) only a senior title with a business domain
+# scores this much: the team answers such a lead first, in turn (routing), and sooner (SLA).
+DEMO_HOT_SCORE = 50
+
+# First-response SLA policies, published through `sla import` as the routing rules are through
+# `routing import`: (market, key, name, content over the defaults of leadops/sla/policies.py).
+# Each market with a team promises an answer within a business hour; DE promises hot leads one
+# within half an hour (more specific, so it wins for them) and gives the lead to someone else
+# a quarter of an hour after a breach.
+DEMO_SLA_INBOUND: dict[str, object] = {
+    "minutes": 60,
+    "warn_percent": 75,
+    "ladder": [
+        {"step": "notify_owner", "after": 0},
+        {"step": "notify_manager", "after": 0},
+        {"step": "file_breach", "after": 30},
+    ],
+}
+DEMO_SLA_POLICIES: list[tuple[str, str, str, dict[str, object]]] = [
+    *[
+        (code, "inbound", "Inbound leads: first response within a business hour", DEMO_SLA_INBOUND)
+        for code in dict.fromkeys(code for code, _team, _members in DEMO_TEAMS)
+    ],
+    (
+        "DE",
+        "hot",
+        f"Hot leads (score {DEMO_HOT_SCORE}+): first response within 30 business minutes",
+        {
+            "score_min": DEMO_HOT_SCORE,
+            "minutes": 30,
+            "warn_percent": 75,
+            "ladder": [
+                {"step": "notify_owner", "after": 0},
+                {"step": "notify_manager", "after": 0},
+                {"step": "reassign", "after": 15},
+                {"step": "file_breach", "after": 30},
+            ],
+        },
+    ),
+]
+DEMO_SLA_NOTE = "Demo policy: inbound leads answered within a business hour, hot leads sooner."
 
 # (index into DEMO_NOTES, reason) flagged for review; AU's recovery time is one minute, so beat
 # escalates it soon after `make run` starts and its managers get a notification.

@@ -107,3 +107,18 @@ def local_time(moment: datetime | None, zone: str = "") -> str:
         utc.strftime("%Y-%m-%d %H:%M"),
         here.strftime("%Y-%m-%d %H:%M %Z"),
     )
+
+
+def duration(seconds: float | None) -> str:
+    """A span of time as people read it at a glance: "12 min", "3 h 05 min", "2 d 4 h" (past
+    48 hours), "—" for none. Wall-clock or business time alike: the caller says which."""
+    if seconds is None:
+        return "—"
+    minutes = int(abs(seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

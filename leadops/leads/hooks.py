@@ -156,8 +156,9 @@ class Clock(Protocol):
 
 
 # Changes to leads that the layers above react to (the SLA's clocks): `kind` is "assigned"
-# (lead_ids, now), "activity" (activity), "status" (lead_ids, before, after, now) or "merged"
-# (lead_ids, now). Listeners run in the changing transaction with the changing actor.
+# (lead_ids, now), "activity" (activity), "status" (lead_ids, before, after, now), "merged"
+# (lead_ids, now) or "moved" (lead_ids, now: put in another market, before they are re-routed).
+# Listeners run in the changing transaction with the changing actor.
 LeadChangeListener = Callable[..., Any]
 _listeners: dict[str, list[LeadChangeListener]] = {}
 

@@ -19,7 +19,7 @@ from audit.services import Entry, audit_record_many
 from leadops.core.actors import Actor
 from leadops.core.sql import sql_run
 from leadops.leads.history import history_insert_sql
-from leadops.leads.hooks import reroute_request
+from leadops.leads.hooks import lead_change_announce, reroute_request
 from leadops.leads.rollups import hours_mark_dirty
 
 # The rows that live in their lead's market.
@@ -130,5 +130,6 @@ def leads_move(
             for m in go
         ],
     )
+    lead_change_announce("moved", actor=actor, lead_ids=moved, now=now)
     reroute_request(actor=actor, lead_ids=moved, trigger=trigger)
     return MoveReport(moved=moved, blocked=blocked)

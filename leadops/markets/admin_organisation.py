@@ -370,13 +370,41 @@ class TeamMemberInline(MarketScopedAdminMixin, admin.StackedInline[TeamMember, T
         return False  # deactivate instead: routing history names members
 
 
+class TeamForm(forms.ModelForm[Team]):
+    class Meta:
+        model = Team
+        fields = ["market", "name", "manager"]
+
+    def clean(self) -> dict[str, Any]:
+        """The manager must hold the team's market (the service says so too; here it is a
+        message on the field instead of an error page)."""
+        from leadops.markets.selectors import market_access_for
+
+        data = super().clean() or {}
+        manager = data.get("manager")
+        market = data.get("market") or (self.instance.market if self.instance.pk else None)
+        if (
+            manager is not None
+            and market is not None
+            and market.pk not in market_access_for(manager).market_ids
+        ):
+            self.add_error(
+                "manager",
+                f"{manager.get_username()} does not hold market {market.code}: grant it"
+                " first (Market access), or they could not read the notices.",
+            )
+        return data
+
+
 @admin.register(Team)
 class TeamAdmin(
     AllOrNothingInlinesMixin, MarketScopedAdminMixin, RevOpsEditsMixin, admin.ModelAdmin[Team]
 ):
-    list_display = ["name", "market", "member_count"]
+    form = TeamForm
+    list_display = ["name", "market", "manager", "member_count"]
     list_filter = ["market"]
     inlines = [TeamMemberInline]
+    fields = ["market", "name", "manager"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return (
@@ -394,10 +422,15 @@ class TeamAdmin(
         return int(getattr(obj, "members_active", 0))
 
     def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
-        if change:
-            return  # a team's market and name are fixed once created
-        team = teams.team_ensure(actor=request.user, market=obj.market, name=obj.name)
+        # A team's market and name are fixed once created; its manager can change.
+        team = (
+            obj
+            if change
+            else teams.team_ensure(actor=request.user, market=obj.market, name=obj.name)
+        )
         obj.pk = team.pk
+        if "manager" in form.changed_data or (not change and obj.manager_id):
+            teams.team_manager_set(actor=request.user, team=team, manager=obj.manager)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """All members or none: a refused row undoes the whole save."""

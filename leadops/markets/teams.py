@@ -11,6 +11,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from leadops.core.actors import Actor
+from leadops.core.errors import ApplicationError
 from leadops.markets.business_time import Calendar, is_open_at, parse_hours
 from leadops.markets.calendars import market_calendar
 from leadops.markets.models import Market, OutOfOffice, Team, TeamMember
@@ -39,6 +40,36 @@ def team_ensure(*, actor: Actor, market: Market, name: str) -> Team:
             market_id=market.id,
             data={"name": name},
         )
+    return team
+
+
+@transaction.atomic
+def team_manager_set(*, actor: Actor, team: Team, manager: User | None) -> Team:
+    """Name the manager told when a lead of the team breaches its SLA (None: nobody). The
+    manager must hold the team's market, or the notices about its leads would be unreadable."""
+    from leadops.markets.selectors import market_access_for
+
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    if manager is not None and (
+        not manager.is_active or team.market_id not in market_access_for(manager).market_ids
+    ):
+        raise ApplicationError(
+            f"{manager.get_username()} does not hold market {team.market.code}: they could not"
+            " read the notices. Grant the market first.",
+            code="manager_without_market",
+        )
+    before = team.manager_id
+    if before == (manager.pk if manager else None):
+        return team
+    team.manager = manager
+    team.save(update_fields=["manager"])
+    audit_record(
+        actor=actor,
+        action="team.manager_set",
+        target=team,
+        market_id=team.market_id,
+        data={"from": before, "to": manager.pk if manager else None},
+    )
     return team
 
 

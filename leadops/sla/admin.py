@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 
 from leadops.core.admin import MarketScopedAdminMixin, request_scope
 from leadops.core.errors import ApplicationError
+from leadops.core.labels import duration
 from leadops.leads.hooks import (
     LeadListColumn,
     LeadPanel,
@@ -46,18 +47,6 @@ from leadops.sla.timers import lead_hold, lead_resume
 # --- durations in words ---------------------------------------------------------------------
 
 
-def span(seconds: float) -> str:
-    """1 d 2 h, 3 h 5 min, 12 min: what a person reads at a glance."""
-    minutes = int(abs(seconds) // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins} min"
-    return f"{mins} min"
-
-
 def clock_words(timer: Timer, now: datetime) -> tuple[str, str]:
     """(words, css class) for a clock: due in / overdue / met / paused."""
     if timer.state == Timer.State.PAUSED:
@@ -69,13 +58,11 @@ def clock_words(timer: Timer, now: datetime) -> tuple[str, str]:
         return f"closed ({timer.closed_reason})", "lo-sla-closed"
     if timer.state == Timer.State.BREACHED:
         if timer.met_at:
-            return (
-                f"breached, answered {span((timer.met_at - timer.due_at).total_seconds())} late",
-                "lo-sla-breached",
-            )
-        return f"overdue {span((now - timer.due_at).total_seconds())}", "lo-sla-breached"
+            late = duration((timer.met_at - timer.due_at).total_seconds())
+            return f"breached, answered {late} late", "lo-sla-breached"
+        return f"overdue {duration((now - timer.due_at).total_seconds())}", "lo-sla-breached"
     css = "lo-sla-warned" if timer.warned_at or timer.warn_at <= now else "lo-sla-ok"
-    return f"due in {span((timer.due_at - now).total_seconds())}", css
+    return f"due in {duration((timer.due_at - now).total_seconds())}", css
 
 
 def when_both(moment: datetime, market_zone: str) -> str:

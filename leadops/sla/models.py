@@ -182,6 +182,13 @@ class Timer(MarketScopedModel):
                 condition=models.Q(closed_at__isnull=True),
                 name="sla_timer_open_due",
             ),
+            # The dashboard's period figures and the board's "breached today".
+            models.Index(fields=["market", "started_at"], name="sla_timer_started"),
+            models.Index(
+                fields=["market", "breached_at"],
+                condition=models.Q(breached_at__isnull=False),
+                name="sla_timer_breached",
+            ),
         ]
 
     def __str__(self) -> str:

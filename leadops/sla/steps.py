@@ -33,3 +33,8 @@ def escalation_step_run(name: str, *, actor: Actor, lead_ids: Sequence[int]) -> 
 
 def escalation_steps() -> list[str]:
     return sorted(_steps)
+
+
+def escalation_step_forget(name: str) -> None:
+    """Unregister a step (a test's own step must not outlive the test)."""
+    _steps.pop(name, None)

@@ -70,6 +70,10 @@ class _Due:
     breached_at: datetime | None
     next_at: datetime | None = None
     events: list[tuple[str, str]] = field(default_factory=list)  # (kind, key)
+    was_stage: int = 0
+
+    def __post_init__(self) -> None:
+        self.was_stage = self.stage
 
 
 def timers_sweep(*, actor: Actor, now: datetime | None = None, chunk: int = CHUNK) -> SweepReport:
@@ -99,7 +103,7 @@ def _sweep_chunk(*, actor: Actor, now: datetime, chunk: int, report: SweepReport
     for d in due:
         _advance(d, versions[d.version_id], calendars[(d.market_id, d.hours_of)], now)
     claimed = _claim(due, now, actor)
-    _save(due, claimed, now)
+    _save(due)
     _act(due, claimed, versions, actor, now, report)
     report.looked_at += len(due)
     return len(due)
@@ -157,7 +161,7 @@ def _claim(due: Sequence[_Due], now: datetime, actor: Actor) -> set[tuple[int, s
     return {(timer_id, key) for timer_id, key in got}
 
 
-def _save(due: Sequence[_Due], claimed: set[tuple[int, str]], now: datetime) -> None:
+def _save(due: Sequence[_Due]) -> None:
     columns = [
         ("id", "bigint"),
         ("state", "varchar"),
@@ -165,17 +169,22 @@ def _save(due: Sequence[_Due], claimed: set[tuple[int, str]], now: datetime) -> 
         ("warned_at", "timestamptz"),
         ("breached_at", "timestamptz"),
         ("next_at", "timestamptz"),
+        ("was_stage", "smallint"),
     ]
-    rows = [[d.id, d.state, d.stage, d.warned_at, d.breached_at, d.next_at] for d in due]
+    rows = [
+        [d.id, d.state, d.stage, d.warned_at, d.breached_at, d.next_at, d.was_stage] for d in due
+    ]
     typed, arrays = unnest_arrays(columns, rows)
-    # Conditional: only a clock still open and still due moves (the rows are locked, so this
-    # holds against anything but a change made in this very transaction).
+    # Conditional: only a clock still open and still at the stage this sweep read moves (the
+    # rows are locked, so this holds against anything but this very transaction). Joined on
+    # the primary key: a `next_at <= now` condition would walk every due entry again
+    # (bench/README.md, SLA sweep).
     sql_run(
         "UPDATE sla_timer t SET state = v.state, stage = v.stage, warned_at = v.warned_at,"
         " breached_at = v.breached_at, next_at = v.next_at"
-        f" FROM unnest({typed}) v (id, state, stage, warned_at, breached_at, next_at)"
-        " WHERE t.id = v.id AND t.closed_at IS NULL AND t.next_at <= %b",
-        [*arrays, now],
+        f" FROM unnest({typed}) v (id, state, stage, warned_at, breached_at, next_at, was_stage)"
+        " WHERE t.id = v.id AND t.closed_at IS NULL AND t.stage = v.was_stage",
+        arrays,
     )
 
 

@@ -273,7 +273,12 @@ def on_assigned(*, actor: Actor, lead_ids: Sequence[int], now: datetime) -> None
                 now=now,
                 trigger="restart",
             )
-        had = set(Timer.objects.filter(lead_id__in=list(leads)).values_list("lead_id", flat=True))
+        # A clock closed because its lead moved market was the old market's promise.
+        had = set(
+            Timer.objects.filter(lead_id__in=list(leads))
+            .exclude(closed_reason="moved")
+            .values_list("lead_id", flat=True)
+        )
         fresh = [lead for lead_id, lead in leads.items() if lead_id not in had]
         if fresh:
             timers_start(actor=actor, leads=fresh, now=now, trigger="assigned")
@@ -302,6 +307,28 @@ def on_status(
             )
         elif before == Lead.Status.HELD:
             timers_start(actor=actor, leads=starting_leads(lead_ids), now=now, trigger="receipt")
+
+
+def on_moved(*, actor: Actor, lead_ids: Sequence[int], now: datetime) -> None:
+    """A lead put in another market takes its clocks' history along (whoever reads the lead
+    reads its clocks; nobody else does). Its open clock was the old market's promise: it
+    closes, and the new market's policy starts a clock now (one that starts on assignment
+    starts when routing gives it an owner there)."""
+    with system_context("sla"):
+        if not _any_policy():
+            return
+        sql_run(
+            "UPDATE sla_timer t SET market_id = l.market_id FROM leads_lead l"
+            " WHERE l.id = t.lead_id AND t.lead_id = ANY(%b) AND t.market_id <> l.market_id",
+            [list(lead_ids)],
+        )
+        sql_run(
+            "UPDATE sla_timerstep s SET market_id = t.market_id FROM sla_timer t"
+            " WHERE t.id = s.timer_id AND t.lead_id = ANY(%b) AND s.market_id <> t.market_id",
+            [list(lead_ids)],
+        )
+        _close(_open_timers(lead_ids), reason="moved", now=now, actor=actor)
+        timers_start(actor=actor, leads=starting_leads(lead_ids), now=now, trigger="receipt")
 
 
 def on_merged(*, actor: Actor, lead_ids: Sequence[int], now: datetime) -> None:

@@ -146,8 +146,9 @@ def test_sections_of_features_to_come_say_so_without_zeros(client, data, revops_
 
     html = client.get("/admin/dashboard/").content.decode()
 
-    assert "arrive with lead SLAs" in html
+    assert "arrive with the CRM connectors" in html
     assert "arrive with the routing engine" not in html  # routing has its own section now
+    assert "arrive with lead SLAs" not in html  # and so do SLAs
 
 
 def test_people_land_where_they_work(client, data, market_a, revops_user):

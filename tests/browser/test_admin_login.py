@@ -20,7 +20,8 @@ def test_staff_member_logs_in_and_opens_the_dashboard(page):
     assert page.locator("#dash-intake h2").inner_text() == "Intake"
     assert page.locator("#dash-exceptions h2").inner_text() == "Exceptions"
     assert page.locator("#dash-routing h2").inner_text() == "Routing"
-    assert page.locator("#dash-later th[scope=row]").all_inner_texts() == ["SLAs", "Delivery"]
+    assert page.locator("#dash-sla h2").inner_text() == "First-response SLAs"
+    assert page.locator("#dash-later th[scope=row]").all_inner_texts() == ["Delivery"]
     assert screenshot(page, "admin-dashboard").stat().st_size > 0
 
 

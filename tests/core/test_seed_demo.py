@@ -62,6 +62,11 @@ def test_a_second_seed_changes_no_row_and_leaves_the_chain_head_where_it_was():
     assert table_fingerprints() == before
     assert chain_head() == head_before
     assert head_before[0] > 0
+    # the SLA rows are among them: the demo policies (one version each, none added by the
+    # second run) and the clocks of the demo leads
+    assert before["sla_policy"].startswith("4:")
+    assert before["sla_policyversion"].startswith("4:")
+    assert not before["sla_timer"].startswith("0:")
 
 
 def test_the_seed_never_undoes_what_people_resolved_dismissed_deleted_or_changed():

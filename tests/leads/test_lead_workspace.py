@@ -64,12 +64,13 @@ def test_an_owner_outside_the_leads_market_is_refused(lead_a, market_b):
 
 
 def test_candidates_are_the_markets_members_available_first_with_the_reason(lead_a, team_a):
-    from datetime import timedelta
-
-    from django.utils import timezone
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     _team, _rep, _away, member = team_a
-    now = timezone.now()
+    # A Wednesday morning in market A (Berlin, office hours by default): availability depends
+    # on the hour, and this test is about out of office only.
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     with system_context("tests"):
         out_of_office_add(
             actor=SYSTEM,

@@ -42,10 +42,22 @@ def new_lead(key: str, name: str, country: str = "DE", **extra: Any) -> dict[str
     return response.json()
 
 
-def clock(lead_id: int) -> Timer:
-    """The lead's latest clock."""
+def clock_or_none(lead_id: int) -> Timer | None:
+    """The lead's latest clock, if it has one."""
     with system_context("tests"):
         return Timer.objects.filter(lead_id=lead_id).order_by("-started_at", "-id").first()
+
+
+def clock(lead_id: int) -> Timer:
+    """The lead's latest clock (it must have one)."""
+    found = clock_or_none(lead_id)
+    assert found is not None, f"lead #{lead_id} has no clock"
+    return found
+
+
+def owner_name(lead_id: int) -> str | None:
+    owner = lead_of(lead_id).owner
+    return owner.username if owner else None
 
 
 def history(lead_id: int) -> list[str]:

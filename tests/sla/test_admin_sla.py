@@ -156,3 +156,29 @@ def test_the_lead_page_shows_the_clock_and_its_history_and_holds_it(
     assert "on hold: waiting on the customer" in held
     assert 'id="sla-resume-form"' in held
     assert "Put on hold" in held
+
+
+def test_revops_name_a_teams_manager_who_must_hold_its_market(
+    client, revops_user, market_a, inbound, manager_a
+):
+    from django.contrib.auth.models import User
+
+    from leadops.markets.models import Team
+
+    outsider = User.objects.create(username="outsider", is_staff=True)
+    client.force_login(revops_user)
+    url = f"/admin/markets/team/{inbound.pk}/change/"
+    form = {
+        "manager": outsider.pk,
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+    }
+
+    refused = client.post(url, form)
+    accepted = client.post(url, {**form, "manager": manager_a.pk})
+
+    assert refused.status_code == 200
+    assert "does not hold market AAA" in refused.context["adminform"].form.errors["manager"][0]
+    assert accepted.status_code == 302
+    with system_context("tests"):
+        assert Team.objects.get(pk=inbound.pk).manager_id == manager_a.pk

@@ -16,7 +16,15 @@ from leadops.markets.calendars import calendar_version_create
 from leadops.sla.models import Timer
 from leadops.sla.timers import lead_hold, lead_resume
 from tests.factories import UserFactory
-from tests.sla.conftest import SYSTEM, clock, history, lead_of, new_lead, sla_publish
+from tests.sla.conftest import (
+    SYSTEM,
+    clock,
+    clock_or_none,
+    history,
+    lead_of,
+    new_lead,
+    sla_publish,
+)
 
 pytestmark = pytest.mark.django_db
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,8 +38,8 @@ def office_hours(market, hours: str = "Mon-Fri 09:00-17:00", holidays=()) -> Non
         )
 
 
-def at(zone: ZoneInfo, *parts: int) -> datetime:
-    return datetime(*parts, tzinfo=zone)
+def at(zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 def test_intake_starts_the_clock_in_the_same_transaction_and_answers_with_it(
@@ -62,7 +70,7 @@ def test_intake_starts_the_clock_in_the_same_transaction_and_answers_with_it(
 def test_no_policy_in_force_starts_no_clock(table, key_a, market_a):
     body = new_lead(key_a, "ada")
     assert body["sla"] is None
-    assert clock(body["lead_id"]) is None
+    assert clock_or_none(body["lead_id"]) is None
 
 
 def test_a_lead_created_outside_business_hours_is_due_an_hour_into_the_next_open_day(
@@ -116,15 +124,15 @@ def test_a_deadline_across_a_dst_change_keeps_the_wall_clock_in_two_zones(
     sla_publish(market, minutes=90)
 
     # when a lead arrives on the Friday before the change at 16:30 local time
-    with time_machine.travel(at(zone, *friday, 16, 30), tick=False):
+    arrived = datetime(friday[0], friday[1], friday[2], 16, 30, tzinfo=zone)
+    with time_machine.travel(arrived, tick=False):
         body = new_lead(key, f"dst-{zone.key.replace('/', '-')}", country=country)
 
     # then 30 minutes count on Friday and 60 on Monday: due 10:00 local, the new offset
     due = clock(body["lead_id"]).due_at
-    monday = datetime(*friday, tzinfo=zone) + timedelta(days=3)
+    monday = datetime(friday[0], friday[1], friday[2], tzinfo=zone) + timedelta(days=3)
     assert due.astimezone(zone).replace(tzinfo=None) == monday.replace(hour=10).replace(tzinfo=None)
-    before = at(zone, *friday, 16, 30).utcoffset()
-    assert due.astimezone(zone).utcoffset() != before
+    assert due.astimezone(zone).utcoffset() != arrived.utcoffset()
 
 
 def test_pausing_stops_business_time_and_resuming_moves_the_deadline(
@@ -358,6 +366,7 @@ def test_a_policy_on_the_owners_hours_counts_only_their_working_time(
 
     # then the hour counts from 14:00, when ann starts
     timer = clock(body["lead_id"])
+    assert timer.hours_of is not None
     assert timer.hours_of.username == "ann"
     assert timer.due_at == at(BERLIN, 2026, 12, 3, 15, 0)
 
@@ -371,7 +380,7 @@ def test_a_held_lead_released_starts_its_clock_then(table, key_a, market_a, inbo
         response = new_lead(key_a, "held", phone="not a phone")
     assert response["status"] == "held"
     assert response["sla"] is None
-    assert clock(response["lead_id"]) is None
+    assert clock_or_none(response["lead_id"]) is None
 
     # when a person releases it at 11:00
     released_at = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
@@ -380,3 +389,34 @@ def test_a_held_lead_released_starts_its_clock_then(table, key_a, market_a, inbo
 
     # then its clock starts at the release, as if it had just arrived
     assert clock(response["lead_id"]).due_at == datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def test_a_lead_put_in_another_market_takes_its_clocks_there_and_starts_that_markets(
+    table, key_a, market_a, market_b, inbound, manager_a
+):
+    from leadops.core.access import market_context
+    from leadops.leads.services import lead_market_set
+
+    # given a lead of A under A's 60-minute policy, and B's 30-minute policy
+    sla_publish(market_a, minutes=60)
+    sla_publish(market_b, minutes=30)
+    start = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        body = new_lead(key_a, "mover")
+
+    # when a person puts it in B ten minutes later
+    with time_machine.travel(start + timedelta(minutes=10), tick=False), system_context("t"):
+        lead_market_set(actor=SYSTEM, lead=lead_of(body["lead_id"]), market=market_b)
+
+    # then A's clock closed as moved, B's clock runs from now, and both live in B now
+    with system_context("tests"):
+        timers = list(Timer.objects.filter(lead_id=body["lead_id"]).order_by("started_at"))
+    assert [(t.closed_reason, t.market_id) for t in timers] == [
+        ("moved", market_b.pk),
+        ("", market_b.pk),
+    ]
+    # (B keeps New York's office hours: 10:10 UTC is 05:10 there, so 30 minutes from 09:00)
+    assert timers[1].due_at == at(NEW_YORK, 2026, 12, 3, 9, 30)
+    # and A's manager sees nothing of them any more
+    with market_context(market_ids=[market_a.pk]):
+        assert not Timer.objects.filter(lead_id=body["lead_id"]).exists()

@@ -9,6 +9,7 @@ there already is marked, not made again.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -26,14 +27,18 @@ from leadops.demo import (
     DEMO_CONFLICTS,
     DEMO_FLAGS,
     DEMO_HOLIDAY_YEARS,
+    DEMO_HOT_SCORE,
     DEMO_LEADS,
     DEMO_MARKETS,
     DEMO_NOTES,
     DEMO_OUT_OF_OFFICE,
     DEMO_OWN_HOURS,
     DEMO_PASSWORD,
+    DEMO_SLA_NOTE,
+    DEMO_SLA_POLICIES,
     DEMO_SOURCES,
     DEMO_TABLE,
+    DEMO_TEAM_MANAGERS,
     DEMO_TEAMS,
     DEMO_USERS,
     demo_logins_text,
@@ -45,10 +50,14 @@ from leadops.leads.rollups import intake_hours_fold
 from leadops.leads.sources import source_ensure
 from leadops.markets.calendars import holidays_from_package
 from leadops.markets.config import FORMAT, config_import
-from leadops.markets.models import UNASSIGNED_CODE, Market, MarketNote
+from leadops.markets.models import UNASSIGNED_CODE, Market, MarketNote, Team
 from leadops.markets.services import market_note_create
+from leadops.markets.teams import team_manager_set
 from leadops.queue.models import ExceptionItem, QueueOwnership
 from leadops.queue.services import queue_ownership_set
+from leadops.sla.models import Policy
+from leadops.sla.transfer import FORMAT as SLA_FORMAT
+from leadops.sla.transfer import sla_import
 from routing.models import RuleVersion
 from routing.transfer import FORMAT as ROUTING_FORMAT
 from routing.transfer import routing_import
@@ -93,6 +102,8 @@ class Command(BaseCommand):
         seeder = Seeder(seed_markers())
         self._people_and_organisation(seeder)
         self._routing(seeder)
+        # Before the leads: the demo leads start their first-response clocks under them.
+        self._sla(seeder)
         self._notes_and_queue(seeder)
         seeder.once(
             "leads",
@@ -147,6 +158,14 @@ class Command(BaseCommand):
                 is_superuser=superuser,
                 groups=groups,
             )
+        # Each team's manager (told of its SLA breaches), once: a manager a person changed or
+        # removed since stays as they left it.
+        for (code, team), username in DEMO_TEAM_MANAGERS.items():
+            seeder.once(
+                f"team_manager:{code}:{team}",
+                found=partial(_team_manager_set_or_gone, code, team, username),
+                make=partial(_team_manager_set, code, team, username),
+            )
 
     def _routing(self, seeder: Seeder) -> None:
         # Each demo market's rules go in as a routing document, exactly as `routing import`
@@ -157,6 +176,17 @@ class Command(BaseCommand):
                 f"routing:{code or 'global'}",
                 found=partial(_routing_exists, code),
                 make=partial(routing_import, actor=ACTOR, document=document, source="seed_demo"),
+            )
+
+    def _sla(self, seeder: Seeder) -> None:
+        # Each demo policy goes in as an SLA document, exactly as `sla import` would. One marker
+        # per policy: a policy a person has changed, retired or drafted since (or that was there
+        # before markers existed) is kept as it is, never published over.
+        for (code, key), document in demo_sla_documents().items():
+            seeder.once(
+                f"sla:{code}:{key}",
+                found=partial(_sla_policy_exists, code, key),
+                make=partial(sla_import, actor=ACTOR, document=document, source="seed_demo"),
             )
 
     def _notes_and_queue(self, seeder: Seeder) -> None:
@@ -244,6 +274,25 @@ def _routing_exists(code: str | None) -> bool:
     if code is None:
         return RuleVersion.objects.filter(market__isnull=True).exists()
     return RuleVersion.objects.filter(market__code=code).exists()
+
+
+def _team_manager_set_or_gone(code: str, team: str, username: str) -> bool:
+    """The team has a manager already (or the team or the login is gone): nothing to do."""
+    found = Team.objects.filter(market__code=code, name=team).first()
+    return found is None or found.manager_id is not None or not _user_exists(username)
+
+
+def _team_manager_set(code: str, team: str, username: str) -> None:
+    team_manager_set(
+        actor=ACTOR,
+        team=Team.objects.get(market__code=code, name=team),
+        manager=User.objects.get(username=username),
+    )
+
+
+def _sla_policy_exists(code: str, key: str) -> bool:
+    """The policy exists in any state (a person, or an older seed, made it)."""
+    return Policy.objects.filter(market__code=code, key=key).exists()
 
 
 def _note(index: int) -> MarketNote | None:
@@ -343,11 +392,6 @@ def demo_document() -> dict[str, Any]:
         "markets": markets,
         "market_table": {"note": "Demo table: DACH, France, US East, ANZ", "rows": rows},
     }
-
-
-# With the default scorer (leadops/leads/scoring.py) only a senior title with a business domain
-# scores this much: the team answers such a lead first, in turn.
-DEMO_HOT_SCORE = 50
 
 
 def demo_routing_documents(
@@ -462,4 +506,24 @@ def _market_rules(
                 "expect": {"rule": rest, "team": team},
             },
         ],
+    }
+
+
+def demo_sla_documents() -> dict[tuple[str, str], dict[str, Any]]:
+    """One SLA document per demo policy (the format of `sla export`), keyed by (market, key):
+    each is imported on its own, so each is made once and kept once a person changed it."""
+    return {
+        (code, key): {
+            "format": SLA_FORMAT,
+            "markets": {
+                code: [
+                    {
+                        "key": key,
+                        "name": name,
+                        "published": {"change_note": DEMO_SLA_NOTE, **copy.deepcopy(content)},
+                    }
+                ]
+            },
+        }
+        for code, key, name, content in DEMO_SLA_POLICIES
     }
