@@ -137,6 +137,14 @@ class Timer(MarketScopedModel):
         BREACHED = "breached", "Breached"
         CLOSED = "closed", "Closed"
 
+    # Unindexed on its own: the (market, …) indexes below lead with it. Every index on this
+    # table is paid by each clock started and each sweep step (bench/README.md).
+    market = models.ForeignKey(
+        "markets.Market",
+        on_delete=models.PROTECT,
+        related_name="%(app_label)s_%(class)s_set",
+        db_index=False,
+    )
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     # The policies that matched and why this one won (specificity, then priority).
@@ -145,8 +153,14 @@ class Timer(MarketScopedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Whose working hours count (a policy on the owner's hours); NULL: the market's calendar.
+    # Unindexed: only read with its clock (a deleted user's rows are found by a scan, rarely).
     hours_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
     started_at = models.DateTimeField()

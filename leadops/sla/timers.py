@@ -136,9 +136,15 @@ def timers_start(
         for lead, policy, _ in picked
     )
     rows = []
+    # Every clock of a call starts at `now`: leads of one policy and one calendar share their
+    # deadlines (a batch of a thousand computes a handful).
+    shared: dict[tuple[int, int, int | None], tuple[datetime, datetime]] = {}
     for lead, policy, choice in picked:
         hours_of = lead.owner_id if policy.hours == "owner" else None
-        warn, due = deadlines(policy, calendars[(lead.market_id, hours_of)], now)
+        key = (policy.id, lead.market_id, hours_of)
+        if key not in shared:
+            shared[key] = deadlines(policy, calendars[(lead.market_id, hours_of)], now)
+        warn, due = shared[key]
         choice = {**choice, "trigger": trigger}
         row = [lead.lead_id, lead.market_id, policy.id, json.dumps(choice), lead.owner_id]
         rows.append([*row, hours_of, now, due, warn])

@@ -420,3 +420,25 @@ def test_a_lead_put_in_another_market_takes_its_clocks_there_and_starts_that_mar
     # and A's manager sees nothing of them any more
     with market_context(market_ids=[market_a.pk]):
         assert not Timer.objects.filter(lead_id=body["lead_id"]).exists()
+
+
+def test_a_lead_never_has_two_open_clocks_the_index_decides(table, key_a, market_a, inbound):
+    from leadops.sla.timers import starting_leads, timers_start
+
+    # given a lead with its open clock
+    sla_publish(market_a, minutes=60)
+    body = new_lead(key_a, "once")
+
+    # when something starts its clock again (a retried call, a racing assignment)
+    with system_context("tests"):
+        again = timers_start(
+            actor=SYSTEM,
+            leads=starting_leads([body["lead_id"]]),
+            now=datetime.now(UTC),
+            trigger="receipt",
+        )
+        open_clocks = Timer.objects.filter(lead_id=body["lead_id"], closed_at__isnull=True)
+
+        # then nothing new starts: the partial unique index on open clocks refuses it
+        assert again == {}
+        assert open_clocks.count() == 1
