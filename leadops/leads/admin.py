@@ -263,7 +263,7 @@ class LeadAdmin(MarketScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Lea
     # Columns and filters of apps above `leads` (the SLA clock), read when the page is built.
     def get_list_display(self, request: HttpRequest) -> Any:
         extra = [c.render for c in lead_list_columns()]
-        at = self.list_display.index("status") + 1  # beside the status: read together
+        at = 1  # right after the id: the first thing a person working the list reads
         return [*self.list_display[:at], *extra, *self.list_display[at:]]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
