@@ -31,7 +31,14 @@ from leadops.core.access import system_context
 from leadops.core.actors import Actor
 from leadops.core.config import config_snapshot
 from leadops.core.sql import sql_run, unnest_arrays
-from leadops.leads.dedupe import Found, Review, max_candidates, review_find, shared_phone_limit
+from leadops.leads.dedupe import (
+    Earlier,
+    Found,
+    Review,
+    max_candidates,
+    review_find,
+    shared_phone_limit,
+)
 from leadops.leads.fields import (
     ALTERNATE_COLUMNS,
     FACT_COLUMNS,
@@ -219,7 +226,7 @@ def _decide(
     it: _Item,
     look: _Lookup,
     planned: dict[tuple[Any, ...], _Item],
-    made: list[_Item],
+    made: Earlier,
 ) -> None:
     """What becomes of `it`: `planned` holds the new identities of this call so far, so the
     same new person twice in one call makes one lead; `made`, the new leads so far, which the
@@ -251,12 +258,12 @@ def _decide(
             market_id=it.tag.market_id,
             found=look.found,
             leads=look.leads,
-            earlier=[(m, m.lead, m.tag.market_id) for m in made],
+            earlier=made,
         )
         if it.review is not None:
             it.outcome = Outcome.REVIEW
     if it.create:
-        made.append(it)
+        made.add(it, it.lead, it.tag.market_id)
         for key in (("e", it.email_key), ("x", it.ext_key)):
             if key[1]:
                 planned[key] = it
@@ -281,7 +288,7 @@ def _prepare(items: Sequence[IngestItem], index: TableIndex) -> list[_Item]:
 def _decide_all(work: list[_Item]) -> dict[int, dict[str, Any]]:
     look = _existing(work)
     planned: dict[tuple[Any, ...], _Item] = {}
-    made: list[_Item] = []
+    made = Earlier()
     for it in work:
         _decide(it, look, planned, made)
     return look.leads
