@@ -5,36 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import User
-
 from leadops.core.actors import Actor
 from leadops.core.errors import ApplicationError
-from leadops.leads.models import Lead
-from leadops.leads.owners import lead_assign
+from leadops.leads.owners import item_lead, lead_assign_named
 from leadops.queue.models import ExceptionItem
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
 
 
-def _lead(item: ExceptionItem) -> Lead:
-    lead = (
-        Lead.objects.filter(pk=item.target_id).first() if item.target_type == "leads.lead" else None
-    )
-    if lead is None:
-        raise ApplicationError("The lead of this item no longer exists.", code="no_lead")
-    return lead
-
-
 def _assign_by_hand(*, item: ExceptionItem, actor: Actor, value: str = "", **_: Any) -> None:
-    user = User.objects.filter(username=value.strip(), is_active=True).first()
-    if user is None:
-        raise ApplicationError(f"No active user {value.strip()!r}.", code="unknown_user")
-    lead_assign(actor=actor, lead=_lead(item), owner=user, reason="assigned by hand (unroutable)")
+    lead_assign_named(
+        actor=actor, lead=item_lead(item), username=value, reason="assigned by hand (unroutable)"
+    )
 
 
 def _reroute(*, item: ExceptionItem, actor: Actor, **_: Any) -> None:
     from routing.services import lead_reroute
 
-    placed = lead_reroute(actor=actor, lead=_lead(item))
+    placed = lead_reroute(actor=actor, lead=item_lead(item))
     if placed.owner is None:
         reason = (placed.routing or {}).get("reason", "")
         raise ApplicationError(

@@ -84,6 +84,24 @@ def lead_assign(*, actor: Actor, lead: Lead, owner: User | None, reason: str) ->
     return lead
 
 
+def item_lead(item: Any) -> Lead:
+    """The lead an exception item is about (`leads.lead` targets), for resolution handlers."""
+    lead = (
+        Lead.objects.filter(pk=item.target_id).first() if item.target_type == "leads.lead" else None
+    )
+    if lead is None:
+        raise ApplicationError("The lead of this item no longer exists.", code="no_lead")
+    return lead
+
+
+def lead_assign_named(*, actor: Actor, lead: Lead, username: str, reason: str) -> Lead:
+    """`lead_assign` to the active user a person typed (a queue resolution's "assign by hand")."""
+    user = User.objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise ApplicationError(f"No active user {username.strip()!r}.", code="unknown_user")
+    return lead_assign(actor=actor, lead=lead, owner=user, reason=reason)
+
+
 @dataclass(frozen=True)
 class Assignment:
     """One lead for `leads_assign_many`: its new owner and team, the status it moves to, the

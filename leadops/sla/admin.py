@@ -359,15 +359,18 @@ class PolicyAdmin(MarketScopedAdminMixin, admin.ModelAdmin[Policy]):
 @admin.register(PolicyVersion)
 class PolicyVersionAdmin(MarketScopedAdminMixin, admin.ModelAdmin[PolicyVersion]):
     form = PolicyVersionForm
-    list_display = [
-        "__str__",
-        "market",
-        "state",
-        "minutes",
-        "warn_percent",
-        "priority",
-        "change_note",
-    ]
+    list_display = ["__str__", "market", "state", "promise", "priority", "note"]
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="promise")
+    def promise(self, obj: PolicyVersion) -> str:
+        return f"{obj.minutes} business min, warn at {obj.warn_percent} %"
+
+    @admin.display(description="change note")
+    def note(self, obj: PolicyVersion) -> str:
+        text = obj.change_note
+        return text if len(text) <= 60 else text[:59] + "…"
+
     list_filter = ["state", "market"]
     actions = ["publish_selected", "retire_selected"]
     fieldsets: ClassVar[Any] = [
@@ -506,19 +509,20 @@ class PolicyVersionAdmin(MarketScopedAdminMixin, admin.ModelAdmin[PolicyVersion]
 
     @admin.action(description="Publish the selected drafts (the versions in force are retired)")
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
-        for version in queryset.order_by("pk"):
-            try:
-                policy_publish(actor=request.user, version=version)
-                self.message_user(request, f"{version} is in force.", messages.SUCCESS)
-            except ApplicationError as exc:
-                self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
+        self._each(request, queryset, policy_publish, "is in force")
 
     @admin.action(description="Retire the selected published versions")
     def retire_selected(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
+        self._each(request, queryset, policy_retire, "is retired")
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[PolicyVersion], service: Any, done: str
+    ) -> None:
+        """One service call per version, each saying how it went (a refusal stops no other)."""
         for version in queryset.order_by("pk"):
             try:
-                policy_retire(actor=request.user, version=version)
-                self.message_user(request, f"{version} is retired.", messages.SUCCESS)
+                service(actor=request.user, version=version)
+                self.message_user(request, f"{version} {done}.", messages.SUCCESS)
             except ApplicationError as exc:
                 self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
 

@@ -8,14 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from leadops.core.actors import Actor
-from leadops.core.errors import ApplicationError
 from leadops.leads.models import Lead
-from leadops.leads.owners import lead_assign
+from leadops.leads.owners import item_lead, lead_assign_named
 from leadops.markets.models import TeamMember
 from leadops.queue.models import ExceptionItem
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
@@ -122,18 +120,10 @@ def file_breach(*, actor: Actor, lead_ids: Sequence[int]) -> list[int | None]:
     )
 
 
-def _lead(item: ExceptionItem) -> Lead:
-    lead = Lead.objects.filter(pk=item.target_id).first()
-    if lead is None:
-        raise ApplicationError("The lead of this item no longer exists.", code="no_lead")
-    return lead
-
-
 def _assign(*, item: ExceptionItem, actor: Actor, value: str = "", **_: Any) -> None:
-    user = User.objects.filter(username=value.strip(), is_active=True).first()
-    if user is None:
-        raise ApplicationError(f"No active user {value.strip()!r}.", code="unknown_user")
-    lead_assign(actor=actor, lead=_lead(item), owner=user, reason="SLA breach: assigned by hand")
+    lead_assign_named(
+        actor=actor, lead=item_lead(item), username=value, reason="SLA breach: assigned by hand"
+    )
 
 
 SLA_BREACH = ExceptionKind(

@@ -119,12 +119,6 @@ class PolicyVersion(MarketScopedModel):
     def __str__(self) -> str:
         return f"{self.policy.key} v{self.number}"
 
-    @property
-    def specificity(self) -> int:
-        """How narrowly it applies: one point each for sources, a score band, a field."""
-        band = self.score_min is not None or self.score_max is not None
-        return int(bool(self.sources)) + int(band) + int(bool(self.field))
-
 
 class Timer(MarketScopedModel):
     """One first-response clock of one lead, pinned to the policy version it started under."""

@@ -10,7 +10,7 @@ under and records the choice.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +46,6 @@ SPEC_FIELDS = (
     "activity_kinds",
     "response_by",
 )
-MATCH_FIELDS = ("source", "score", *FACT_COLUMNS)
 RESPONSE_KINDS = [Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING]
 ANSWERABLE_KINDS = {k.value for k in Activity.Kind if k != Activity.Kind.STATUS}
 MAX_MINUTES = 60 * 24 * 30  # a month of business minutes: longer is no first-response promise
@@ -212,7 +211,7 @@ def spec_problems(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     if low is not None and high is not None and low > high:
         refuse("score_max", f"The band is empty: {low} is above {high}.")
     field, value = spec.get("field") or "", spec.get("field_value") or ""
-    if field and field not in MATCH_FIELDS[2:]:
+    if field and field not in FACT_COLUMNS:
         refuse("field", f"One of {', '.join(FACT_COLUMNS)}.")
     if bool(field) != bool(value):
         refuse("field_value" if field else "field", "Give a field and its value together.")
@@ -234,7 +233,8 @@ def spec_problems(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
-def _spec(version: PolicyVersion) -> dict[str, Any]:
+def spec_of(version: PolicyVersion) -> dict[str, Any]:
+    """A version's content in the form export, import and the draft services use."""
     return {name: getattr(version, name) for name in SPEC_FIELDS}
 
 
@@ -288,7 +288,7 @@ def policy_draft(
             f"{policy.name} already has a draft: edit or delete it first.", code="draft_exists"
         )
     base = next((v for v in versions if v.state == PolicyVersion.State.PUBLISHED), None)
-    content = {**(DEFAULTS if base is None else _spec(base)), **spec}
+    content = {**(DEFAULTS if base is None else spec_of(base)), **spec}
     version = PolicyVersion.objects.create(
         policy=policy,
         market=market,
@@ -332,7 +332,7 @@ def policy_publish(
     version = PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
     if version.state != PolicyVersion.State.DRAFT:
         raise ApplicationError(f"{version} is already {version.state}.", code="not_draft")
-    problems = spec_problems(_spec(version))
+    problems = spec_problems(spec_of(version))
     if problems:
         raise ApplicationError(
             "The draft cannot be published: "
@@ -378,12 +378,3 @@ def policy_draft_delete(*, actor: Actor, version: PolicyVersion) -> None:
         raise ApplicationError(f"{version} is {version.state}: only drafts are deleted.")
     _audit(actor, "sla.policy_draft_deleted", version)
     version.delete()
-
-
-def spec_of(version: PolicyVersion) -> dict[str, Any]:
-    """A version's content in the form export, import and the draft services use."""
-    return _spec(version)
-
-
-def spec_names() -> list[str]:
-    return [f.name for f in fields(InForce)]

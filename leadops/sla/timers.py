@@ -389,14 +389,8 @@ def on_activity(*, actor: Actor, activity: Activity) -> None:
         timer.state, timer.met_at = state, activity.occurred_at
         timer.closed_at, timer.closed_reason, timer.next_at = now, kind, None
         timer.save()
-        TimerStep.objects.create(
-            timer=timer,
-            market_id=timer.market_id,
-            kind=kind,
-            at=now,
-            actor=actor_ref(actor).label[:150],
-            detail={"activity": activity.pk, "occurred_at": activity.occurred_at.isoformat()},
-        )
+        detail = {"activity": activity.pk, "occurred_at": activity.occurred_at.isoformat()}
+        _step(timer, kind, now, actor, detail)
         audit_record(
             actor=actor,
             action=f"sla.{kind}",
