@@ -505,9 +505,10 @@ def _step(timer: Timer, kind: str, at: datetime, actor: Actor, detail: dict[str,
 
 
 def timers_erase(*, identity: str, actor: Actor) -> int:
-    """Eraser: an erased person's leads need no response; their open clocks close. Clocks keep
-    no personal data. Registered under a name that sorts before the leads' eraser, which blanks
-    the emails this finds the leads by."""
+    """Eraser: an erased person's leads need no response; their open clocks close. A hold's
+    reason is typed by a person and may name the customer ("waiting for Ada's answer"): it is
+    blanked on the clocks and their history. Registered under a name that sorts before the
+    leads' eraser, which blanks the emails this finds the leads by."""
     field, _, value = identity.partition(":")
     column = {"email": "email_norm", "phone": "phone_e164"}.get(field)
     if column is None or not value:
@@ -515,4 +516,10 @@ def timers_erase(*, identity: str, actor: Actor) -> int:
     lead_ids = list(Lead.objects.filter(**{column: value}).values_list("pk", flat=True))
     timers = _open_timers(lead_ids)
     _close(timers, reason="erased", now=timezone.now(), actor=actor, state=Timer.State.CLOSED)
-    return len(timers)
+    scrubbed = (
+        Timer.objects.filter(lead_id__in=lead_ids).exclude(pause_reason="").update(pause_reason="")
+    )
+    scrubbed += TimerStep.objects.filter(
+        timer__lead_id__in=lead_ids, kind="paused", detail__has_key="reason"
+    ).update(detail={"reason": "(erased)"})
+    return len(timers) + scrubbed

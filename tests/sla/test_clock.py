@@ -315,6 +315,7 @@ def test_leads_that_need_no_response_close_their_clocks(table, key_a, market_a, 
     lead = lead_of(body["lead_id"])
 
     with system_context("tests"):
+        lead_hold(actor=SYSTEM, lead=lead, reason="waiting for Ada's answer")
         if how == "disqualified":
             lead_status_change(actor=SYSTEM, lead=lead, status="disqualified")
         elif how == "merged":
@@ -327,6 +328,14 @@ def test_leads_that_need_no_response_close_their_clocks(table, key_a, market_a, 
     assert timer.closed_reason == how
     assert timer.next_at is None
     assert clock(other["lead_id"]).closed_at is None
+    # the hold's reason, typed by a person, goes with an erasure (and only then)
+    with system_context("tests"):
+        reasons = [
+            timer.pause_reason,
+            *timer.steps.filter(kind="paused").values_list("detail__reason", flat=True),
+        ]
+    erased = how == "erased"
+    assert reasons == (["", "(erased)"] if erased else ["waiting for Ada's answer"] * 2)
 
 
 def test_a_published_version_cannot_be_changed_even_with_raw_sql(table, market_a):
