@@ -121,8 +121,43 @@ def _write(value: Any, path: str, out: list[str]) -> None:
         )
 
 
+# The common case through the C encoder: for the exact built-in types `_plain` admits, with ASCII
+# keys (code point order is UTF-16 order) and no float, json.dumps writes byte for byte what
+# `_write` writes (the same string escaper, `sort_keys`, no spaces). Anything else, including
+# every value that must be refused, takes `_write`, which names where the problem is.
+_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
+def _plain(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
+                    return False
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif item is not None and kind is not bool:
+            return False
+    return True
+
+
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of `value`."""
+    if _plain(value):
+        return _dumps(value).encode("utf-8")
     out: list[str] = []
     _write(value, "$", out)
     return "".join(out).encode("utf-8")

@@ -308,6 +308,9 @@ def main() -> None:
     have = counted[0] if counted else 0
     run = hashlib.sha256(str(time.time()).encode()).hexdigest()[:6]
     run_door(1, 100, run + "w")  # a web process is warm: imports, caches, the first plans
+    from leadops.core.collector import collector_tune
+
+    collector_tune()  # as leadops/wsgi.py tunes a web worker once it has started
     clean_empty, _ = run_door(args.batches, args.size, run + "a")
     mixed_empty, _ = run_door(args.batches, args.size, run + "b", mixed=True)
     review_empty, reviewed = run_door(args.batches, args.size, run + "e", review_of=run + "a")

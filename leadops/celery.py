@@ -7,7 +7,9 @@ The beat schedule lives in this one place; later issues add sync and checkpoints
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_init
 
+from leadops.core.collector import collector_tune
 from leadops.settings.env import env_int
 
 # DJANGO_SETTINGS_MODULE is not defaulted here: this module is imported with the `leadops`
@@ -16,6 +18,13 @@ from leadops.settings.env import env_int
 app = Celery("leadops", task_cls="leadops.core.tasks:ContextTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _collector_tune(**_: object) -> None:
+    """Each pool process, once forked and set up, as the web workers do (leadops/wsgi.py)."""
+    collector_tune()
+
 
 app.conf.beat_schedule = {
     # Every minute (crontab.guru: "* * * * *"): proves beat → broker → worker end to end.
@@ -28,9 +37,9 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Every minute: route the leads that wait for a closed team once it opens.
     # Every minute: SLA clocks that are due warn, breach and escalate (leadops/sla/sweep.py).
     "sla-sweep": {"task": "leadops.sla.tasks.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    # Every minute: route the leads that wait for a closed team once it opens.
     "routing-wake": {
         "task": "routing.tasks.waiting_wake",
         "schedule": 60.0,

@@ -131,9 +131,16 @@ DATABASES["owner"]["OPTIONS"] = _owner_options
 # Connections are kept for a minute and reused by the next request on the same thread (a new
 # PostgreSQL connection costs more than a whole intake request). The access context cannot leak
 # through a reused connection: it lives in transaction-local settings (core/access.py).
+#
+# JIT compilation is off: it pays off for long analytic scans, while LeadOps's statements take
+# milliseconds and compiling one costs tens (intake's lookup with 1M leads passes
+# jit_above_cost on its estimate: 46 ms compiling, 2 ms running; bench/README.md).
 for _alias in DATABASES.values():
     _alias["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     _alias["CONN_HEALTH_CHECKS"] = True
+    _options = dict(_alias["OPTIONS"])  # type: ignore[call-overload]
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
+    _alias["OPTIONS"] = _options
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

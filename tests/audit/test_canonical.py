@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.verifier import CanonicalizationError, canonicalize, verify_golden
+from audit.verifier import CanonicalizationError, _write, canonicalize, verify_golden
 
 GOLDEN = json.loads(
     (Path(__file__).resolve().parents[2] / "audit" / "golden_vectors.json").read_text()
@@ -57,3 +57,31 @@ def test_key_order_does_not_change_the_bytes(mapping):
     reversed_mapping = dict(reversed(list(mapping.items())))
 
     assert canonicalize(mapping) == canonicalize(reversed_mapping)
+
+
+def _written(value):
+    out: list[str] = []
+    _write(value, "$", out)
+    return "".join(out).encode("utf-8")
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+        | st.text()
+        | st.sampled_from(['\x00\x1f\x7f"\\', "\u2028é😀", "\U0001f600", "ﬀ"]),
+        lambda children: (
+            st.lists(children)
+            | st.lists(children).map(tuple)
+            | st.dictionaries(st.text(), children)
+        ),
+        max_leaves=25,
+    )
+)
+def test_the_fast_path_writes_the_same_bytes_as_the_reference_writer(value):
+    # Given any value audit bodies may hold (keys above U+FFFF, control characters, tuples)
+    # When it is canonicalized (the C encoder whenever `_plain` admits it)
+    # Then the bytes are those of the reference writer the golden vectors pin
+    assert canonicalize(value) == _written(value)
