@@ -61,7 +61,7 @@ def _timestamp(value: datetime) -> str:
 def _body(
     *,
     action: str,
-    now: datetime,
+    at: str,
     who: ActorRef,
     origin: str,
     market_id: int | None,
@@ -75,7 +75,7 @@ def _body(
     body = {
         "v": BODY_VERSION,
         "action": action,
-        "at": _timestamp(now),
+        "at": at,
         "actor": {"kind": who.kind, "id": who.id, "label": who.label},
         "origin": origin,
         "market": market_id,
@@ -92,7 +92,7 @@ def subject_ref(identity: str) -> str:
     """The key-store id of a subject ("email:ada@example.com"), peppered so the store alone
     does not reveal whose keys it holds."""
     pepper = settings.AUDIT_SUBJECT_PEPPER.encode()
-    return hmac.new(pepper, identity.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, identity.encode(), "sha256").hex()  # one-shot: no HMAC object
 
 
 def commitment(*, field: str, value: str) -> str:
@@ -236,12 +236,18 @@ def commitments_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]
     if not identities:
         return {}
     refs = [subject_ref(identity) for identity in identities]
+    # Only the refs the INSERT did not make are looked up, each by one probe of the key: a
+    # `subject_ref = ANY(all refs)` filter read the whole key store once it held ~200k keys
+    # (the planner preferred a scan to 2,000 probes; 37 ms a 1,000-lead call, growing).
     rows = sql_run(
         "WITH made AS (INSERT INTO audit_subject_key (subject_ref, key)"
         "   SELECT * FROM unnest(%b::varchar[], %b::bytea[])"
-        "   ON CONFLICT (subject_ref) DO NOTHING RETURNING subject_ref, key)"
+        "   ON CONFLICT (subject_ref) DO NOTHING RETURNING subject_ref, key),"
+        " known AS (SELECT ref FROM unnest(%b::varchar[]) AS r(ref)"
+        "   EXCEPT SELECT subject_ref FROM made)"
         " SELECT subject_ref, key FROM made"
-        " UNION ALL SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = ANY(%b)",
+        " UNION ALL SELECT k.subject_ref, k.key FROM known CROSS JOIN LATERAL"
+        "   (SELECT subject_ref, key FROM audit_subject_key WHERE subject_ref = known.ref) k",
         [refs, [secrets.token_bytes(32) for _ in refs], refs],
     )
     keys = {ref: bytes(key) for ref, key in rows}
@@ -256,7 +262,7 @@ def commitments_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]
     result = {}
     for identity, ref in zip(identities, refs, strict=True):
         field, _, value = identity.partition(":")
-        result[(field, value)] = hmac.new(keys[ref], identity.encode(), hashlib.sha256).hexdigest()
+        result[(field, value)] = hmac.digest(keys[ref], identity.encode(), "sha256").hex()
     return result
 
 
@@ -276,6 +282,7 @@ def _append(actor: Actor, entries: list[Entry]) -> list[RecordedEvent]:
             f"audit events ({actions}) must be written inside the transaction of the change"
         )
     now = timezone.now()
+    at = _timestamp(now)  # one instant for every event of the call
     who = actor_ref(actor)
     origin = origin_current()
     committed = commitments_many(
@@ -288,7 +295,7 @@ def _append(actor: Actor, entries: list[Entry]) -> list[RecordedEvent]:
         body = canonicalize(
             _body(
                 action=entry.action,
-                now=now,
+                at=at,
                 who=who,
                 origin=origin,
                 market_id=entry.market_id,

@@ -62,6 +62,9 @@ from leadops.markets.selectors import markets_by_id
 
 Outcome = Submission.Outcome
 
+# What json.dumps(value, default=str) writes, without building an encoder for every payload.
+_payload_json = json.JSONEncoder(default=str).encode
+
 
 @dataclass
 class IngestResult:
@@ -775,7 +778,7 @@ def _insert_submissions_and_touches(
             it.item.idempotency_key,
             it.item.client,
             it.item.channel,
-            json.dumps(storable(it.item.payload), default=str),
+            _payload_json(storable(it.item.payload)),
             now,
             NORMALIZER_VERSION,
             json.dumps(it.norm.trace),
@@ -926,13 +929,13 @@ def submissions_reject(*, actor: Actor, refused: Sequence[Refused]) -> list[int]
                 r.client,
                 r.channel,
                 # A body of JSON `null` is kept as JSON null (the text 'null').
-                json.dumps(storable(r.payload), default=str),
+                _payload_json(storable(r.payload)),
                 now,
                 NORMALIZER_VERSION,
                 "{}",
                 str(Outcome.REJECTED),
                 "",
-                json.dumps(storable(r.errors), default=str),
+                _payload_json(storable(r.errors)),
                 None,
                 None,
                 r.size_bytes,
