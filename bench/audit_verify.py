@@ -40,7 +40,7 @@ def load_chain(admin: psycopg.Connection, count: int) -> float:
     """COPY `count` events and their links (computed as the sealer would) into empty tables."""
     started = time.perf_counter()
     admin.execute("SET session_replication_role = replica")
-    admin.execute("TRUNCATE audit_link, audit_event, audit_checkpoint")
+    admin.execute("TRUNCATE audit_link, audit_event_scope, audit_event, audit_checkpoint")
     now = datetime(2026, 11, 25, tzinfo=UTC)
     prev = bytes(32)
     with admin.transaction():
