@@ -129,6 +129,8 @@ _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", "
 
 
 def _plain(value: Any) -> bool:
+    """Whether `value` holds only exact dicts with ASCII string keys, lists, tuples, strings
+    without lone surrogates, safe integers, booleans and None (walked without recursion)."""
     pending = [value]
     while pending:
         item = pending.pop()
