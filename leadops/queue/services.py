@@ -374,8 +374,12 @@ def exception_escalate_overdue(*, actor: Actor, now: datetime | None = None) -> 
     moment = now or timezone.now()
     escalated = 0
     with system_context("exception_sweep"):
+        # `of=("self",)`: only the items are locked. Locking the joined market row too made a
+        # second sweep skip every item (the market row was taken) while keeping the item rows it
+        # had locked on the way, so the first sweep skipped those: some overdue items escalated
+        # in neither (a flaky concurrency test found it).
         due = list(
-            ExceptionItem.objects.select_for_update(skip_locked=True)
+            ExceptionItem.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status__in=OPEN, escalated_at__isnull=True, due_at__lt=moment)
             .select_related("market")[:500]
         )

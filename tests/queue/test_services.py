@@ -12,6 +12,7 @@ from django.utils import timezone
 from leadops.core.access import market_context, system_context
 from leadops.core.errors import ApplicationError
 from leadops.kinds import NOTE_FLAGGED, note_flag, notes_conflict_file
+from leadops.markets.models import Market
 from leadops.markets.services import manager_group_name, market_note_create
 from leadops.queue.models import ExceptionItem, Notification
 from leadops.queue.registry import ExceptionKind, Resolution, kind_register
@@ -298,6 +299,40 @@ def test_two_managers_claiming_at_once_one_wins(flagged, manager_a, manager_a2, 
 
     assert sorted(outcomes.values()) == ["claimed", "won"]
     assert _events("exception.claimed", flagged) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_escalates_items_while_someone_holds_their_market_row(notes, market_a):
+    # Given an overdue item, and another transaction holding its market's row (RevOps saving
+    # the market in the admin)
+    item = note_flag(actor=SYSTEM, note=notes["a"], reason="r").item
+    later = item.due_at + timedelta(minutes=1)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_market():
+        try:
+            with system_context("tests"):
+                Market.objects.select_for_update().get(pk=market_a.pk)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_market)
+    holder.start()
+    assert held.wait(timeout=30)
+
+    # When the sweep runs meanwhile
+    try:
+        escalated = exception_escalate_overdue(actor=SYSTEM, now=later)
+    finally:
+        release.set()
+        holder.join()
+
+    # Then the item escalated: the sweep locks only its items, so a market row taken elsewhere
+    # neither blocks it nor (with SKIP LOCKED) hides the market's items from it
+    assert escalated == 1
+    assert _events("exception.escalated", item) == 1
 
 
 @pytest.mark.django_db(transaction=True)
